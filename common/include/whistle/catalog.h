@@ -1,0 +1,93 @@
+/* catalog.h: the district as one JSON file: units, communities, grids, departments, the
+ * matters with their whistle and departments, the admitted community affairs, the deadlines
+ * of each whistle and the escalation ladder. Parsed with jansson; every reference is checked
+ * at load and a bad one is refused with its JSON path. Read-only once loaded. */
+#ifndef WHISTLE_CATALOG_H
+#define WHISTLE_CATALOG_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct wh_unit {
+    const char *code;  /* "xinzhou" */
+    const char *name;  /* "新洲乡" */
+    int street;        /* 1 street (街道), 0 township (乡) */
+};
+
+struct wh_community {
+    const char *code;
+    const char *name;
+    const struct wh_unit *unit;
+};
+
+struct wh_grid {
+    const char *code;
+    const struct wh_community *community;
+    const char *leader;
+    const char *workers[3];  /* "1+3": one leader, three workers; NULL when fewer */
+};
+
+struct wh_department {
+    const char *code;
+    const char *name;
+};
+
+#define WH_MATTER_MAX_DEPTS 8
+
+struct wh_matter {
+    const char *code;
+    const char *name;
+    int whistle;  /* WHISTLE__V1__WHISTLE__QUICK ... */
+    const struct wh_department *departments[WH_MATTER_MAX_DEPTS];
+    size_t n_departments;
+};
+
+struct wh_affair {
+    const char *code;
+    const char *name;
+};
+
+struct wh_whistle_rule {
+    const char *name;    /* "快捷哨" */
+    int64_t checkin_ms;  /* a department must report for duty within this */
+    int64_t resolve_ms;  /* the case must be resolved within this */
+};
+
+struct wh_catalog {
+    const char *district_code;
+    const char *district_name;
+    struct wh_unit *units;
+    size_t n_units;
+    struct wh_community *communities;
+    size_t n_communities;
+    struct wh_grid *grids;
+    size_t n_grids;
+    struct wh_department *departments;
+    size_t n_departments;
+    struct wh_matter *matters;
+    size_t n_matters;
+    struct wh_affair *affairs;
+    size_t n_affairs;
+    struct wh_whistle_rule whistles[4];  /* indexed by Whistle; [0] unused */
+    int64_t verification_window_ms;
+    const char *escalation[8];           /* step names, in order */
+    size_t n_escalation;
+    const struct wh_department *coordinators[8];
+    size_t n_coordinators;
+    void *json;                          /* the parsed document the strings point into */
+};
+
+/* Loads and checks `path`. On failure returns NULL and writes into `err` where and what
+ * ("catalog.json:12: ..." for syntax, "matters[3].departments[1]: unknown department 'x'"). */
+struct wh_catalog *wh_catalog_load(const char *path, char *err, size_t errlen);
+/* Frees *self_p and sets it to NULL; safe on NULL. */
+void wh_catalog_destroy(struct wh_catalog **self_p);
+
+/* Lookups by code; NULL when unknown. */
+const struct wh_unit *wh_catalog_unit(const struct wh_catalog *c, const char *code);
+const struct wh_community *wh_catalog_community(const struct wh_catalog *c, const char *code);
+const struct wh_grid *wh_catalog_grid(const struct wh_catalog *c, const char *code);
+const struct wh_department *wh_catalog_department(const struct wh_catalog *c, const char *code);
+const struct wh_matter *wh_catalog_matter(const struct wh_catalog *c, const char *code);
+const struct wh_affair *wh_catalog_affair(const struct wh_catalog *c, const char *code);
+
+#endif

@@ -1,0 +1,21 @@
+/* client.h: a blocking request/reply client for a service's ROUTER (whistlectl, tests,
+ * benchmarks). A DEALER socket; replies are matched by request_id, stale ones skipped. */
+#ifndef WHISTLE_CLIENT_H
+#define WHISTLE_CLIENT_H
+#include <whistle/v1/whistle.pb-c.h>
+
+typedef struct wh_client wh_client_t;
+
+/* Connects to `endpoint`. NULL on failure. */
+wh_client_t *wh_client_new(const char *endpoint);
+void wh_client_destroy(wh_client_t **self_p);
+/* Sends `req` (request_id is assigned) and waits up to `timeout_ms` for its reply.
+ * 0 with *reply_p set (caller frees with whistle__v1__reply__free_unpacked), or WH_ETIMEDOUT /
+ * WH_EBUS / WH_EMALFORMED. After a timeout the socket is reopened so a late reply is dropped. */
+int wh_client_call(wh_client_t *self, Whistle__V1__Request *req, Whistle__V1__Reply **reply_p,
+                   int timeout_ms);
+
+/* A SUB socket to a service's XPUB, for tailing topics. */
+void *wh_client_zmq_ctx(wh_client_t *self);
+
+#endif

@@ -1,0 +1,37 @@
+/* error.h: whistle's error codes, one table feeding the enum and wh_strerror().
+ *
+ * Functions return 0 on success and a negative code on failure. zmq's -1/errno and LMDB's
+ * codes are converted once, where they are called (store.c, bus.c). */
+#ifndef WHISTLE_ERROR_H
+#define WHISTLE_ERROR_H
+
+#define WH_ERRNO_MAP(X)                                                    \
+    X(EFIELD, -1001, "invalid field")                                      \
+    X(ENOTFOUND, -1002, "not found")                                       \
+    X(ESTATE, -1003, "not allowed in this state")                          \
+    X(EFORBIDDEN, -1004, "not allowed for this actor")                     \
+    X(EMALFORMED, -1005, "malformed message")                              \
+    X(ETOOBIG, -1006, "message too large")                                 \
+    X(ESTORE, -1007, "storage error")                                      \
+    X(EMAPFULL, -1008, "storage map full")                                 \
+    X(EBUS, -1009, "messaging error")                                      \
+    X(ENOMEM, -1010, "out of memory")                                      \
+    X(EUNSUPPORTED, -1011, "request not served by this service")           \
+    X(ETIMEDOUT, -1012, "timed out")                                       \
+    X(ECATALOG, -1013, "catalog error")                                    \
+    X(EGONE, -1014, "older than what is kept")                             \
+    X(EUSAGE, -1015, "usage error")
+
+enum wh_errno {
+    WH_OK = 0,
+#define WH_ERR_ENUM(name, val, msg) WH_##name = val,
+    WH_ERRNO_MAP(WH_ERR_ENUM)
+#undef WH_ERR_ENUM
+};
+
+/* Returns a static description of a whistle error code; never NULL. */
+const char *wh_strerror(int code);
+/* Returns the short name of a code ("EFIELD"); never NULL. */
+const char *wh_errname(int code);
+
+#endif

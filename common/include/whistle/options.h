@@ -1,0 +1,31 @@
+/* options.h: the flags and environment variables every service takes.
+ *
+ * Each flag has an environment variable (for containers); a flag wins over the variable, the
+ * variable over the default. Defaults are the loopback ports of the design. */
+#ifndef WHISTLE_OPTIONS_H
+#define WHISTLE_OPTIONS_H
+
+struct wh_options {
+    const char *data_dir;      /* --data, WHISTLE_DATA */
+    const char *catalog;       /* --catalog, WHISTLE_CATALOG */
+    const char *api;           /* --api, WHISTLE_API: this service's ROUTER */
+    const char *events;        /* --events, WHISTLE_EVENTS: this service's XPUB */
+    const char *upstream_api[4];    /* --intake-api, --routing-api, --tracking-api */
+    const char *upstream_events[4]; /* --intake-events, ... */
+    const char *log_level;     /* --log-level, WHISTLE_LOG_LEVEL */
+    int heartbeat_ms;          /* --heartbeat-ms, WHISTLE_HEARTBEAT_MS */
+};
+
+enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFICATION };
+
+/* The default ROUTER / XPUB endpoint of a service ("intake" ...). */
+const char *wh_default_api(const char *service);
+const char *wh_default_events(const char *service);
+
+/* Parses argv for service `name`, whose upstreams are listed in `upstreams` (-1 terminated).
+ * Prints --help (with `summary`) and returns 1 when asked; prints the error and returns -1 on
+ * bad usage; 0 when the service should run. */
+int wh_options_parse(struct wh_options *o, const char *name, const char *summary,
+                     const int *upstreams, int argc, char **argv);
+
+#endif

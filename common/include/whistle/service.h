@@ -1,0 +1,86 @@
+/* service.h: what the four services share: one libuv loop, one LMDB store, a ROUTER for
+ * requests (commands, queries, replay, ping) and an XPUB for the live event stream, heartbeats,
+ * followers of upstream logs, and group commit.
+ *
+ * Group commit: message handlers run inside the batch write transaction (wh_service_txn).
+ * Replies and publications they produce are queued; once the loop has drained every readable
+ * socket, a uv_check handle commits the batch durably and only then sends them. A batch that
+ * fails is aborted and its queue dropped: nothing is acknowledged that was not committed. */
+#ifndef WHISTLE_SERVICE_H
+#define WHISTLE_SERVICE_H
+#include "whistle/bus.h"
+#include "whistle/catalog.h"
+#include "whistle/codec.h"
+#include "whistle/store.h"
+#include <lmdb.h>
+#include <uv.h>
+#include <whistle/v1/whistle.pb-c.h>
+
+typedef struct wh_service wh_service_t;
+
+/* Who asked: enough to send the reply back through the ROUTER. */
+struct wh_peer {
+    uint8_t id[256];   /* ZeroMQ routing id */
+    size_t id_len;
+    int delimiter;     /* the peer is a REQ socket: echo the empty frame */
+    uint64_t request_id;
+};
+
+/* Handles one request inside the batch txn. Must answer with wh_service_reply or
+ * wh_service_error (exactly once); the answer is sent after the commit. */
+typedef void (*wh_request_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
+                              const struct wh_peer *peer, const Whistle__V1__Request *req);
+/* Applies one upstream entry inside the batch txn. 0, or a negative storage error that fails
+ * the batch (the entry is then applied again after the retry). */
+typedef int (*wh_apply_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
+                           const Whistle__V1__Envelope *env);
+
+struct wh_service_config {
+    const char *name;           /* "intake"; also the log stream "intake/" unless `stream` */
+    const char *stream;         /* the service's own log stream; NULL: "<name>/" */
+    const char *data_dir;       /* LMDB environment directory */
+    const char *api_endpoint;   /* ROUTER bind, e.g. "tcp://127.0.0.1:7100" */
+    const char *events_endpoint;/* XPUB bind */
+    const char *const *tables;  /* the service's own tables, NULL-terminated */
+    int heartbeat_ms;           /* 0: 1000 */
+    wh_request_fn on_request;   /* requests other than Ping and Replay */
+    void *arg;
+};
+
+/* Creates the loop, store and sockets. NULL on failure (logged with what to fix). */
+wh_service_t *wh_service_new(const struct wh_service_config *cfg);
+/* Closes every handle and frees; safe on NULL. */
+void wh_service_destroy(wh_service_t **self_p);
+
+/* Follows `upstream` ("intake"): subscribes to its topic ("intake/") on `events_endpoint`, asks
+ * its `api_endpoint` for replay from the stored cursor, and calls `apply` for each entry
+ * exactly once, in order, in the batch that stores the cursor. Call before run. */
+int wh_service_follow(wh_service_t *self, const char *upstream, const char *api_endpoint,
+                      const char *events_endpoint, wh_apply_fn apply, void *arg);
+
+/* Runs until SIGTERM/SIGINT or wh_service_stop. 0 on a clean stop. */
+int wh_service_run(wh_service_t *self);
+/* Runs one loop turn, blocking at most `timeout_ms` (tests drive the loop this way). */
+int wh_service_run_once(wh_service_t *self, int timeout_ms);
+void wh_service_stop(wh_service_t *self);
+
+/* The batch transaction (opened on first use). NULL on storage failure. */
+MDB_txn *wh_service_txn(wh_service_t *self);
+wh_store_t *wh_service_store(wh_service_t *self);
+uv_loop_t *wh_service_loop(wh_service_t *self);
+const char *wh_service_name(const wh_service_t *self);
+/* The bound endpoints (with real ports when bound to ":*"). */
+const char *wh_service_api_endpoint(wh_service_t *self);
+const char *wh_service_events_endpoint(wh_service_t *self);
+
+/* Appends `env` to `stream` (NULL: the service's own log) in `txn`, and queues its publication
+ * on the XPUB (topic = stream) for after the commit. Sets env->stream, seq, event_id. */
+int wh_service_append(wh_service_t *self, MDB_txn *txn, const char *stream,
+                      Whistle__V1__Envelope *env, uint64_t *seq_out);
+/* Queues `reply` (request_id set from `peer`) for after the commit. */
+void wh_service_reply(wh_service_t *self, const struct wh_peer *peer, Whistle__V1__Reply *reply);
+/* Queues an Error reply naming `field`. */
+void wh_service_error(wh_service_t *self, const struct wh_peer *peer, int code,
+                      const char *field, const char *message, int state);
+
+#endif

@@ -1,0 +1,92 @@
+/* client.c: blocking request/reply to a service's ROUTER through a DEALER socket. */
+#include "whistle/client.h"
+#include "whistle/clock.h"
+#include "whistle/codec.h"
+#include "whistle/error.h"
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct wh_client {
+    void *zctx;
+    void *zs;
+    char endpoint[256];
+    uint64_t next_id;
+};
+
+static int s_open(wh_client_t *self)
+{
+    self->zs = zmq_socket(self->zctx, ZMQ_DEALER);
+    if (!self->zs) return WH_EBUS;
+    int linger = 0;
+    int64_t max = 16 * WH_MAX_WIRE_BYTES;
+    zmq_setsockopt(self->zs, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(self->zs, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    return zmq_connect(self->zs, self->endpoint) == 0 ? 0 : WH_EBUS;
+}
+
+wh_client_t *wh_client_new(const char *endpoint)
+{
+    wh_client_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->zctx = zmq_ctx_new();
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
+    self->next_id = (uint64_t)wh_now_ms() << 16;
+    if (s_open(self) != 0) {
+        wh_client_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void wh_client_destroy(wh_client_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    wh_client_t *self = *self_p;
+    if (self->zs) zmq_close(self->zs);
+    zmq_ctx_term(self->zctx);
+    free(self);
+    *self_p = NULL;
+}
+
+void *wh_client_zmq_ctx(wh_client_t *self) { return self->zctx; }
+
+int wh_client_call(wh_client_t *self, Whistle__V1__Request *req, Whistle__V1__Reply **reply_p,
+                   int timeout_ms)
+{
+    *reply_p = NULL;
+    req->request_id = ++self->next_id;
+    size_t len;
+    uint8_t *buf = wh_pack(&req->base, &len);
+    if (!buf) return WH_ENOMEM;
+    int rc = zmq_send(self->zs, buf, len, 0);
+    free(buf);
+    if (rc < 0) return WH_EBUS;
+    int64_t deadline = wh_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - wh_mono_ms();
+        if (left <= 0) break;
+        zmq_pollitem_t item = {self->zs, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)left) < 0) return WH_EBUS;
+        if (!(item.revents & ZMQ_POLLIN)) continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->zs, 0) < 0) {
+            zmq_msg_close(&m);
+            return WH_EBUS;
+        }
+        Whistle__V1__Reply *r = wh_reply_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+        if (!r) return WH_EMALFORMED;
+        if (r->request_id == req->request_id) {
+            *reply_p = r;
+            return 0;
+        }
+        whistle__v1__reply__free_unpacked(r, NULL); /* a late reply to an earlier call */
+    }
+    /* reopen so that the late reply of this call cannot be taken for another */
+    zmq_close(self->zs);
+    self->zs = NULL;
+    s_open(self);
+    return WH_ETIMEDOUT;
+}

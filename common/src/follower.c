@@ -1,0 +1,175 @@
+/* follower.c: applies an upstream service's log exactly once and in order.
+ *
+ * Live entries come on a SUB socket; anything missed (a gap, a restart, an upstream heartbeat
+ * showing a head beyond the cursor) is fetched with Replay on a DEALER. An entry is applied
+ * only when its seq is cursor + 1, in the batch transaction that also stores the cursor, so
+ * at-least-once transport gives an exactly-once effect, across kill -9 too. */
+#include "service_int.h"
+#include "whistle/clock.h"
+#include "whistle/cursor.h"
+#include "whistle/error.h"
+#include "whistle/wlog.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* Applies `env` if it is the next entry. 1 applied, 0 skipped, <0 the batch failed. */
+static int s_apply(struct wh_follower *f, const Whistle__V1__Envelope *env)
+{
+    if (env->seq != f->cursor + 1) return 0;
+    MDB_txn *txn = wh_service_txn(f->svc);
+    if (!txn) return WH_ESTORE;
+    int rc = f->apply(f->arg, f->svc, txn, env);
+    if (rc) {
+        wh_log_error("applying %s%llu failed (%s); the batch is dropped and retried", f->topic,
+                     (unsigned long long)env->seq, wh_strerror(rc));
+        wh_store_fail(wh_service_store(f->svc));
+        return rc;
+    }
+    f->cursor = env->seq;
+    return 1;
+}
+
+static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
+{
+    (void)sock;
+    struct wh_follower *f = arg;
+    if (m->n != 2) return;
+    Whistle__V1__Envelope *env = wh_envelope_unpack(m->data[1], m->len[1]);
+    if (!env) {
+        wh_log_warn("dropped an undecodable message on %s", f->topic);
+        return;
+    }
+    if (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT) {
+        if (env->heartbeat->head > f->upstream_head) f->upstream_head = env->heartbeat->head;
+        if (f->upstream_head > f->cursor) f->want_replay = 1;
+    } else {
+        if (env->seq > f->upstream_head) f->upstream_head = env->seq;
+        if (f->replay_sent_ms == 0 && env->seq == f->cursor + 1) s_apply(f, env);
+        else if (env->seq > f->cursor + 1) f->want_replay = 1; /* a gap: fetch what is missing */
+    }
+    whistle__v1__envelope__free_unpacked(env, NULL);
+}
+
+static void s_on_replay(void *arg, wh_sock_t *sock, const struct wh_frames *m)
+{
+    (void)sock;
+    struct wh_follower *f = arg;
+    if (m->n != 1) return;
+    Whistle__V1__Reply *r = wh_reply_unpack(m->data[0], m->len[0]);
+    if (!r) {
+        wh_log_warn("dropped an undecodable replay reply from %s", f->name);
+        return;
+    }
+    f->replay_sent_ms = 0;
+    if (r->body_case == WHISTLE__V1__REPLY__BODY_REPLAY) {
+        Whistle__V1__ReplayReply *rr = r->replay;
+        if (rr->head > f->upstream_head) f->upstream_head = rr->head;
+        for (size_t i = 0; i < rr->n_entries; i++)
+            if (s_apply(f, rr->entries[i]) < 0) break;
+        if (f->upstream_head > f->cursor) f->want_replay = 1;
+    } else if (r->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
+        wh_log_error("replay from %s refused: %s", f->name, r->error->message);
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+}
+
+static void s_send_replay(struct wh_follower *f)
+{
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
+    rp.topic = f->topic;
+    rp.from_seq = f->cursor + 1;
+    rp.max = WH_REPLAY_BATCH;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
+    req.replay = &rp;
+    size_t len;
+    uint8_t *buf = wh_pack(&req.base, &len);
+    if (!buf) return;
+    const void *d[1] = {buf};
+    /* ZMQ_IMMEDIATE: fails while the upstream is down; the tick asks again */
+    if (wh_sock_sendv(f->req, 1, d, &len) == 0) {
+        f->replay_sent_ms = wh_mono_ms();
+        f->want_replay = 0;
+        wh_log_debug("asked %s for replay from %llu", f->name, (unsigned long long)rp.from_seq);
+    }
+    free(buf);
+}
+
+int wh__follower_save(struct wh_follower *f, MDB_txn *txn)
+{
+    if (f->cursor == f->committed) return 0;
+    return wh_cursor_set(wh_service_store(f->svc), txn, f->name, f->cursor);
+}
+
+void wh__follower_after_commit(struct wh_follower *f, int committed)
+{
+    if (committed) {
+        f->committed = f->cursor;
+    } else {
+        /* nothing of the batch was kept: start again from the durable cursor */
+        f->cursor = f->committed;
+        f->replay_sent_ms = 0;
+        f->want_replay = 1;
+    }
+    if (f->want_replay && f->replay_sent_ms == 0) s_send_replay(f);
+}
+
+void wh__follower_tick(struct wh_follower *f, int64_t now)
+{
+    if (f->replay_sent_ms && now - f->replay_sent_ms > WH_REPLAY_TIMEOUT_MS) {
+        wh_log_warn("no replay reply from %s within %d ms; asking again", f->name,
+                    WH_REPLAY_TIMEOUT_MS);
+        f->replay_sent_ms = 0;
+        f->want_replay = 1;
+    }
+    if (f->want_replay && f->replay_sent_ms == 0) s_send_replay(f);
+}
+
+void wh__follower_destroy(struct wh_follower **f_p)
+{
+    if (!*f_p) return;
+    wh_sock_destroy(&(*f_p)->sub);
+    wh_sock_destroy(&(*f_p)->req);
+    free(*f_p);
+    *f_p = NULL;
+}
+
+int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_endpoint,
+                      const char *events_endpoint, wh_apply_fn apply, void *arg)
+{
+    if (svc->n_followers == WH_MAX_FOLLOWERS) return WH_EUSAGE;
+    struct wh_follower *f = calloc(1, sizeof *f);
+    if (!f) return WH_ENOMEM;
+    f->svc = svc;
+    snprintf(f->name, sizeof f->name, "%s", upstream);
+    snprintf(f->topic, sizeof f->topic, "%s/", upstream);
+    f->apply = apply;
+    f->arg = arg;
+    f->sub = wh_sock_new(&svc->loop, svc->zctx, ZMQ_SUB, WH_MAX_WIRE_BYTES, s_on_live, f);
+    f->req = wh_sock_new(&svc->loop, svc->zctx, ZMQ_DEALER, 4 * WH_MAX_WIRE_BYTES, s_on_replay, f);
+    if (!f->sub || !f->req) goto fail;
+    int one = 1, hwm = 100000;
+    zmq_setsockopt(wh_sock_zmq(f->req), ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_SUBSCRIBE, f->topic, strlen(f->topic));
+    if (wh_sock_connect(f->sub, events_endpoint) || wh_sock_connect(f->req, api_endpoint))
+        goto fail;
+    MDB_txn *txn;
+    if (mdb_txn_begin(wh_store_env(svc->store), NULL, MDB_RDONLY, &txn) != 0) goto fail;
+    int rc = wh_cursor_get(svc->store, txn, f->name, &f->cursor);
+    mdb_txn_abort(txn);
+    if (rc) goto fail;
+    f->committed = f->upstream_head = f->cursor;
+    f->want_replay = 1;
+    svc->followers[svc->n_followers++] = f;
+    wh_log_info("following %s from %llu (requests %s, events %s)", upstream,
+                (unsigned long long)f->cursor, api_endpoint, events_endpoint);
+    return 0;
+fail:
+    wh_sock_destroy(&f->sub);
+    wh_sock_destroy(&f->req);
+    free(f);
+    return WH_EBUS;
+}

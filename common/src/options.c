@@ -1,0 +1,137 @@
+/* options.c: the flags and environment variables every service takes, and --help. */
+#include "whistle/options.h"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_names[] = {"intake", "routing", "tracking", "notification"};
+static const char *const s_api[] = {"tcp://127.0.0.1:7100", "tcp://127.0.0.1:7110",
+                                    "tcp://127.0.0.1:7120", "tcp://127.0.0.1:7130"};
+static const char *const s_events[] = {"tcp://127.0.0.1:7101", "tcp://127.0.0.1:7111",
+                                       "tcp://127.0.0.1:7121", "tcp://127.0.0.1:7131"};
+
+static int s_index(const char *service)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(service, s_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *wh_default_api(const char *service)
+{
+    int i = s_index(service);
+    return i < 0 ? NULL : s_api[i];
+}
+
+const char *wh_default_events(const char *service)
+{
+    int i = s_index(service);
+    return i < 0 ? NULL : s_events[i];
+}
+
+/* The value of WHISTLE_<NAME> (name upper-cased, '-' -> '_'), or `def`. */
+static const char *s_env(const char *name, const char *def)
+{
+    char var[64] = "WHISTLE_";
+    size_t n = strlen(var);
+    for (size_t i = 0; name[i] && n < sizeof var - 1; i++)
+        var[n++] = (char)(name[i] == '-' ? '_' : (name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]));
+    var[n] = 0;
+    const char *v = getenv(var);
+    return v && v[0] ? v : def;
+}
+
+static void s_help(const char *name, const char *summary, const int *ups)
+{
+    int me = s_index(name);
+    printf("Usage: whistle-%s [OPTIONS]\n\n%s\n\nOptions (each also read from the environment "
+           "variable in brackets):\n",
+           name, summary);
+    printf("  --data DIR          LMDB data folder [WHISTLE_DATA] (default: data/%s)\n", name);
+    printf("  --catalog FILE      district catalog, JSON [WHISTLE_CATALOG]\n"
+           "                      (default: deploy/catalog/default.json)\n");
+    printf("  --api ENDPOINT      requests, ROUTER bind [WHISTLE_API] (default: %s)\n", s_api[me]);
+    printf("  --events ENDPOINT   event stream, XPUB bind [WHISTLE_EVENTS] (default: %s)\n",
+           s_events[me]);
+    for (const int *u = ups; u && *u >= 0; u++) {
+        printf("  --%s-api ENDPOINT    %s's requests [WHISTLE_%s_API] (default: %s)\n",
+               s_names[*u], s_names[*u], *u == 0 ? "INTAKE" : *u == 1 ? "ROUTING" : *u == 2 ? "TRACKING" : "NOTIFICATION", s_api[*u]);
+        printf("  --%s-events ENDPOINT %s's events [WHISTLE_%s_EVENTS] (default: %s)\n",
+               s_names[*u], s_names[*u], *u == 0 ? "INTAKE" : *u == 1 ? "ROUTING" : *u == 2 ? "TRACKING" : "NOTIFICATION", s_events[*u]);
+    }
+    printf("  --heartbeat-ms N    heartbeat period [WHISTLE_HEARTBEAT_MS] (default: 1000)\n");
+    printf("  --log-level LEVEL   error, warn, info or debug [WHISTLE_LOG_LEVEL] (default: info)\n");
+    printf("  -h, --help          this text\n  --version           print the version\n\n");
+    printf("Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and answered.\n");
+}
+
+int wh_options_parse(struct wh_options *o, const char *name, const char *summary,
+                     const int *upstreams, int argc, char **argv)
+{
+    static char data_default[64];
+    int me = s_index(name);
+    snprintf(data_default, sizeof data_default, "data/%s", name);
+    memset(o, 0, sizeof *o);
+    o->data_dir = s_env("data", data_default);
+    o->catalog = s_env("catalog", "deploy/catalog/default.json");
+    o->api = s_env("api", s_api[me]);
+    o->events = s_env("events", s_events[me]);
+    o->log_level = s_env("log-level", "info");
+    o->heartbeat_ms = atoi(s_env("heartbeat-ms", "1000"));
+    for (int i = 0; i < 4; i++) {
+        char k[40];
+        snprintf(k, sizeof k, "%s-api", s_names[i]);
+        o->upstream_api[i] = s_env(k, s_api[i]);
+        snprintf(k, sizeof k, "%s-events", s_names[i]);
+        o->upstream_events[i] = s_env(k, s_events[i]);
+    }
+    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_UP = 300 };
+    struct option opts[20] = {
+        {"data", required_argument, 0, O_DATA},   {"catalog", required_argument, 0, O_CATALOG},
+        {"api", required_argument, 0, O_API},     {"events", required_argument, 0, O_EVENTS},
+        {"log-level", required_argument, 0, O_LOG}, {"heartbeat-ms", required_argument, 0, O_HB},
+        {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, O_VERSION},
+    };
+    static char upnames[8][40];
+    size_t n = 8;
+    for (const int *u = upstreams; u && *u >= 0; u++) {
+        snprintf(upnames[2 * *u], 40, "%s-api", s_names[*u]);
+        snprintf(upnames[2 * *u + 1], 40, "%s-events", s_names[*u]);
+        opts[n++] = (struct option){upnames[2 * *u], required_argument, 0, O_UP + 2 * *u};
+        opts[n++] = (struct option){upnames[2 * *u + 1], required_argument, 0, O_UP + 2 * *u + 1};
+    }
+    opts[n] = (struct option){0, 0, 0, 0};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA: o->data_dir = optarg; break;
+        case O_CATALOG: o->catalog = optarg; break;
+        case O_API: o->api = optarg; break;
+        case O_EVENTS: o->events = optarg; break;
+        case O_LOG: o->log_level = optarg; break;
+        case O_HB: o->heartbeat_ms = atoi(optarg); break;
+        case 'h': s_help(name, summary, upstreams); return 1;
+        case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
+        default:
+            if (c >= O_UP && c < O_UP + 8) {
+                int k = c - O_UP;
+                if (k % 2 == 0) o->upstream_api[k / 2] = optarg;
+                else o->upstream_events[k / 2] = optarg;
+                break;
+            }
+            fprintf(stderr, "whistle-%s: see --help for the options\n", name);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "whistle-%s: unexpected argument '%s' (see --help)\n", name, argv[optind]);
+        return -1;
+    }
+    if (o->heartbeat_ms <= 0) {
+        fprintf(stderr, "whistle-%s: --heartbeat-ms must be a positive number\n", name);
+        return -1;
+    }
+    return 0;
+}

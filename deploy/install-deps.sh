@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what whistle needs to build, run and test, from Debian 12's archive, by name.
+# The one install step: the README's commands, .ci/run and the Dockerfile's build stage use
+# this list. Idempotent: installs only what is missing.
+#
+#   deploy/install-deps.sh          build + test dependencies
+#   deploy/install-deps.sh --runtime    only what the services need at run time
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD_PKGS=(
+  build-essential cmake pkg-config
+  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libuv1-dev libjansson-dev
+  check libsubunit-dev
+  # tests in other languages: Google's protoc and the Python runtime prove the wire contract
+  protobuf-compiler python3 python3-zmq python3-protobuf
+)
+RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4)
+
+pkgs=("${BUILD_PKGS[@]}")
+[ "${1:-}" = "--runtime" ] && pkgs=("${RUNTIME_PKGS[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo $0 $*)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

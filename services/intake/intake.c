@@ -1,0 +1,125 @@
+/* intake.c: the intake service: SubmitReport handling on top of the shared runtime.
+ * Table "keys": idempotency key -> case id. Log "intake/": case.reported. */
+#include "intake.h"
+#include "whistle/clock.h"
+#include "whistle/error.h"
+#include "whistle/eventlog.h"
+#include "whistle/wlog.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct intake {
+    wh_service_t *svc;
+    const struct wh_catalog *cat;
+};
+
+void intake_case_id(char *buf, size_t len, uint64_t seq)
+{
+    snprintf(buf, len, "C%08" PRIu64, seq);
+}
+
+static void s_reply_case(wh_service_t *svc, const struct wh_peer *peer, const char *case_id,
+                         int duplicate)
+{
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    Whistle__V1__SubmitReportReply sr = WHISTLE__V1__SUBMIT_REPORT_REPLY__INIT;
+    sr.case_id = (char *)case_id;
+    sr.duplicate = duplicate;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT;
+    reply.submit_report = &sr;
+    wh_service_reply(svc, peer, &reply);
+}
+
+static void s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                     const Whistle__V1__SubmitReport *sr)
+{
+    wh_service_t *svc = self->svc;
+    wh_store_t *st = wh_service_store(svc);
+    struct wh_field_error fe;
+    if (intake_validate(self->cat, sr, &fe)) {
+        wh_log_info("refused a report: %s", fe.message);
+        wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
+    MDB_dbi keys = wh_store_dbi(st, "keys");
+    MDB_val v;
+    size_t klen = strlen(sr->idempotency_key);
+    int rc = wh_store_get(st, txn, keys, sr->idempotency_key, klen, &v);
+    if (rc == 0) {
+        char id[32];
+        snprintf(id, sizeof id, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+        wh_log_debug("%s: duplicate of key '%s'", id, sr->idempotency_key);
+        s_reply_case(svc, peer, id, 1);
+        return;
+    }
+    if (rc != WH_ENOTFOUND) return; /* the batch fails; the client retries */
+
+    uint64_t head;
+    if (wh_eventlog_head(st, txn, "intake/", &head, NULL)) return;
+    char case_id[32];
+    intake_case_id(case_id, sizeof case_id, head + 1);
+
+    Whistle__V1__Report report = *sr->report;
+    int64_t now = wh_now_ms();
+    if (report.reported_at_ms == 0) report.reported_at_ms = now;
+    Whistle__V1__CaseReported ev = WHISTLE__V1__CASE_REPORTED__INIT;
+    ev.case_id = case_id;
+    ev.report = &report;
+    ev.idempotency_key = sr->idempotency_key;
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.correlation_id = case_id;
+    env.occurred_at_ms = now;
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REPORTED;
+    env.case_reported = &ev;
+    if (wh_service_append(svc, txn, NULL, &env, NULL)) return;
+    if (wh_store_put(st, txn, keys, sr->idempotency_key, klen, case_id, strlen(case_id))) return;
+    wh_log_debug("%s: reported in grid %s, matter %s", case_id, report.grid, report.matter);
+    s_reply_case(svc, peer, case_id, 0);
+}
+
+static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                         const Whistle__V1__Request *req)
+{
+    intake_t *self = arg;
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT)
+        s_submit(self, txn, peer, req->submit_report);
+    else
+        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                         "intake serves SubmitReport, Replay and Ping", 0);
+}
+
+intake_t *intake_new(const struct wh_options *o, const struct wh_catalog *cat)
+{
+    intake_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    static const char *const tables[] = {"keys", NULL};
+    struct wh_service_config cfg = {
+        .name = "intake",
+        .data_dir = o->data_dir,
+        .api_endpoint = o->api,
+        .events_endpoint = o->events,
+        .tables = tables,
+        .heartbeat_ms = o->heartbeat_ms,
+        .on_request = s_on_request,
+        .arg = self,
+    };
+    self->cat = cat;
+    self->svc = wh_service_new(&cfg);
+    if (!self->svc) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void intake_destroy(intake_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    wh_service_destroy(&(*self_p)->svc);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+wh_service_t *intake_service(intake_t *self) { return self->svc; }

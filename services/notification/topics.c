@@ -1,0 +1,18 @@
+/* topics.c: which topics an event goes to. Topics end with '/' so that a prefix
+ * subscription never matches a longer name ("dept/cg/" does not match "dept/cgj/"). */
+#include "notification.h"
+#include <stdio.h>
+
+size_t notification_topics(const Whistle__V1__Case *c, char topics[][80], size_t max)
+{
+    size_t n = 0;
+    if (n < max) snprintf(topics[n++], 80, "all/");
+    if (n < max) snprintf(topics[n++], 80, "case/%.60s/", c->id);
+    if (c->lead_unit && c->lead_unit[0] && n < max)
+        snprintf(topics[n++], 80, "unit/%.60s/", c->lead_unit);
+    if (c->report && c->report->grid && c->report->grid[0] && n < max)
+        snprintf(topics[n++], 80, "grid/%.60s/", c->report->grid);
+    for (size_t i = 0; i < c->n_assignments && n < max; i++)
+        snprintf(topics[n++], 80, "dept/%.60s/", c->assignments[i]->department);
+    return n;
+}

@@ -1,0 +1,37 @@
+/* routing.h: the whistle rulebook. Follows intake's log; for each case.reported, picks the
+ * whistle, the lead township or street (the "1": the unit of the report's grid) and the N
+ * supporting departments from the catalog, sets the deadlines, and appends case.dispatched
+ * (or case.refused) to routing's log. */
+#ifndef WHISTLE_ROUTING_H
+#define WHISTLE_ROUTING_H
+#include "whistle/catalog.h"
+#include "whistle/options.h"
+#include "whistle/service.h"
+
+typedef struct routing routing_t;
+
+/* What the rulebook decides for one report. */
+struct routing_decision {
+    int refused;                        /* 1: the case cannot be dispatched */
+    char field[64];                     /* when refused: the field at fault */
+    char reason[256];                   /* when refused: why, in one line */
+    int whistle;                        /* WHISTLE__V1__WHISTLE__* */
+    const struct wh_unit *lead;         /* the "1" */
+    const struct wh_community *community;
+    const struct wh_department *departments[WH_MATTER_MAX_DEPTS]; /* the "N" */
+    size_t n_departments;
+    int64_t checkin_deadline_ms;
+    int64_t resolve_deadline_ms;
+};
+
+/* Decides for `report` received at `at_ms`. Pure: same catalog and inputs, same decision
+ * (replay rebuilds the same dispatches). Always fills `out`; returns 0, or 1 when refused. */
+int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report *report,
+                        int64_t at_ms, struct routing_decision *out);
+
+/* Binds o->api/o->events and follows intake at o->upstream_api/events[WH_UP_INTAKE]. */
+routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat);
+void routing_destroy(routing_t **self_p);
+wh_service_t *routing_service(routing_t *self);
+
+#endif

@@ -1,0 +1,163 @@
+/* machine.c: the case state machine. Every transition of a case and of its assignments is
+ * decided here and nowhere else; every refusal says the state and the reason.
+ *
+ *   DISPATCHED  --checkin-->  IN_PROGRESS  --resolve (lead, all done)-->  RESOLVED
+ *   RESOLVED    --verify satisfied-->  CLOSED
+ *   RESOLVED    --verify unsatisfied-->  REOPENED (every department back to NOTIFIED)
+ *   REOPENED    --checkin-->  IN_PROGRESS
+ *   assignment: NOTIFIED --checkin--> CHECKED_IN --progress--> WORKING --complete--> DONE */
+#include "tracking.h"
+#include "whistle/error.h"
+#include <string.h>
+
+static Whistle__V1__Assignment *s_assignment(Whistle__V1__Case *c, const char *dept)
+{
+    for (size_t i = 0; i < c->n_assignments; i++)
+        if (strcmp(c->assignments[i]->department, dept) == 0) return c->assignments[i];
+    return NULL;
+}
+
+static int s_state_err(struct wh_field_error *err, const Whistle__V1__Case *c, const char *action,
+                       const char *needs)
+{
+    return wh_field_error_set(err, WH_ESTATE, "case_action.action",
+                              "case %s is %s; %s needs %s", c->id, wh_state_name(c->state),
+                              action, needs);
+}
+
+/* CHECKIN, PROGRESS, COMPLETE: a department acting on its own assignment. */
+static int s_department_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64_t now,
+                            struct wh_field_error *err)
+{
+    const char *act = wh_action_name(a->action);
+    if (!a->department || !a->department[0])
+        return wh_field_error_set(err, WH_EFIELD, "case_action.department",
+                                  "case_action.department is required for %s", act);
+    Whistle__V1__Assignment *as = s_assignment(c, a->department);
+    if (!as)
+        return wh_field_error_set(err, WH_EFORBIDDEN, "case_action.department",
+                                  "department '%s' is not assigned to case %s", a->department,
+                                  c->id);
+    int cs = c->state;
+    int open = cs == WHISTLE__V1__CASE_STATE__DISPATCHED ||
+               cs == WHISTLE__V1__CASE_STATE__IN_PROGRESS ||
+               cs == WHISTLE__V1__CASE_STATE__REOPENED;
+    if (!open) return s_state_err(err, c, act, "DISPATCHED, IN_PROGRESS or REOPENED");
+    int as_state = as->state;
+    switch (a->action) {
+    case WHISTLE__V1__ACTION__CHECKIN:
+        if (as_state != WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED)
+            return wh_field_error_set(err, WH_ESTATE, "case_action.action",
+                                      "department '%s' is %s on case %s; CHECKIN needs NOTIFIED",
+                                      a->department, wh_assignment_state_name(as_state), c->id);
+        as->state = WHISTLE__V1__ASSIGNMENT_STATE__CHECKED_IN;
+        as->checked_in_at_ms = now;
+        c->state = WHISTLE__V1__CASE_STATE__IN_PROGRESS;
+        return 0;
+    case WHISTLE__V1__ACTION__PROGRESS:
+    case WHISTLE__V1__ACTION__COMPLETE:
+        if (as_state != WHISTLE__V1__ASSIGNMENT_STATE__CHECKED_IN &&
+            as_state != WHISTLE__V1__ASSIGNMENT_STATE__WORKING)
+            return wh_field_error_set(err, WH_ESTATE, "case_action.action",
+                                      "department '%s' is %s on case %s; %s needs CHECKED_IN or "
+                                      "WORKING (check in first)",
+                                      a->department, wh_assignment_state_name(as_state), c->id,
+                                      act);
+        if (a->action == WHISTLE__V1__ACTION__PROGRESS) {
+            as->state = WHISTLE__V1__ASSIGNMENT_STATE__WORKING;
+        } else {
+            as->state = WHISTLE__V1__ASSIGNMENT_STATE__DONE;
+            as->done_at_ms = now;
+        }
+        return 0;
+    default:
+        return WH_EFIELD;
+    }
+}
+
+int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64_t now,
+                         Whistle__V1__HistoryEntry *entry, struct wh_field_error *err)
+{
+    /* work on copies so that a refusal leaves the case as it was */
+    Whistle__V1__Case saved = *c;
+    Whistle__V1__Assignment saved_as[WH_MATTER_MAX_DEPTS + 8];
+    size_t n_as = c->n_assignments < WH_MATTER_MAX_DEPTS + 8 ? c->n_assignments : 0;
+    for (size_t i = 0; i < n_as; i++) saved_as[i] = *c->assignments[i];
+
+    int from = c->state, rc = 0;
+    switch (a->action) {
+    case WHISTLE__V1__ACTION__CHECKIN:
+    case WHISTLE__V1__ACTION__PROGRESS:
+    case WHISTLE__V1__ACTION__COMPLETE:
+        rc = s_department_act(c, a, now, err);
+        break;
+    case WHISTLE__V1__ACTION__RESOLVE:
+        if (!a->actor || strcmp(a->actor, c->lead_unit) != 0) {
+            rc = wh_field_error_set(err, WH_EFORBIDDEN, "case_action.actor",
+                                    "only the lead unit '%s' may resolve case %s", c->lead_unit,
+                                    c->id);
+            break;
+        }
+        if (c->state != WHISTLE__V1__CASE_STATE__IN_PROGRESS) {
+            rc = s_state_err(err, c, "RESOLVE", "IN_PROGRESS");
+            break;
+        }
+        for (size_t i = 0; i < c->n_assignments; i++) {
+            if (c->assignments[i]->state != WHISTLE__V1__ASSIGNMENT_STATE__DONE) {
+                rc = wh_field_error_set(err, WH_ESTATE, "case_action.action",
+                                        "department '%s' is %s on case %s; RESOLVE needs every "
+                                        "department DONE (事不完、人不撤)",
+                                        c->assignments[i]->department,
+                                        wh_assignment_state_name(c->assignments[i]->state),
+                                        c->id);
+                break;
+            }
+        }
+        if (rc == 0) c->state = WHISTLE__V1__CASE_STATE__RESOLVED;
+        break;
+    case WHISTLE__V1__ACTION__VERIFY:
+        if (!a->actor || !c->report || strcmp(a->actor, c->report->reporter) != 0) {
+            rc = wh_field_error_set(err, WH_EFORBIDDEN, "case_action.actor",
+                                    "only the reporter of case %s may verify it", c->id);
+            break;
+        }
+        if (c->state != WHISTLE__V1__CASE_STATE__RESOLVED) {
+            rc = s_state_err(err, c, "VERIFY", "RESOLVED");
+            break;
+        }
+        if (a->satisfied) {
+            c->state = WHISTLE__V1__CASE_STATE__CLOSED;
+        } else {
+            c->state = WHISTLE__V1__CASE_STATE__REOPENED;
+            c->reopen_count++;
+            for (size_t i = 0; i < c->n_assignments; i++) {
+                c->assignments[i]->state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+                c->assignments[i]->checked_in_at_ms = 0;
+                c->assignments[i]->done_at_ms = 0;
+            }
+        }
+        break;
+    default:
+        rc = wh_field_error_set(err, WH_EFIELD, "case_action.action",
+                                "case_action.action must be CHECKIN, PROGRESS, COMPLETE, RESOLVE "
+                                "or VERIFY");
+        break;
+    }
+    if (rc) {
+        *c = saved;
+        for (size_t i = 0; i < n_as; i++) *c->assignments[i] = saved_as[i];
+        return rc;
+    }
+    c->version++;
+    c->updated_at_ms = now;
+    whistle__v1__history_entry__init(entry);
+    entry->at_ms = now;
+    entry->action = a->action;
+    entry->actor = a->actor && a->actor[0] ? a->actor : a->department;
+    entry->department = a->department;
+    entry->from_state = from;
+    entry->to_state = c->state;
+    entry->note = a->note;
+    entry->satisfied = a->action == WHISTLE__V1__ACTION__VERIFY && a->satisfied;
+    return 0;
+}

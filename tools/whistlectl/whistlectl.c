@@ -1,0 +1,550 @@
+/* whistlectl: the command line of whistle. Reports, acts on cases, queries, pings and tails
+ * topics, talking protobuf to the services' ROUTER and XPUB sockets.
+ *
+ * Exit status: 0 done, 1 refused by the service (one line on stderr says why), 2 usage,
+ * 3 no answer (service down or unreachable). */
+#include "whistle/client.h"
+#include "whistle/clock.h"
+#include "whistle/codec.h"
+#include "whistle/error.h"
+#include "whistle/json.h"
+#include "whistle/options.h"
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_DOWN = 3 };
+
+static struct {
+    int json;
+    int timeout_ms;
+    const char *api[4];
+    const char *events[4];
+} g;
+
+static const char *const s_services[] = {"intake", "routing", "tracking", "notification"};
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: whistlectl [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
+            "Commands:\n"
+            "  ping [SERVICE...]                    health and log head of each service\n"
+            "  report --grid G --matter M --description TEXT --reporter WHO\n"
+            "         [--location L] [--source S] [--key IDEMPOTENCY_KEY]\n"
+            "                                       report a problem; prints the case id\n"
+            "  checkin CASE --dept D [--note N]     a department reports for duty (报到)\n"
+            "  progress CASE --dept D [--note N]    a department logs progress\n"
+            "  complete CASE --dept D [--note N]    a department has done its part\n"
+            "  resolve CASE --as UNIT [--note N]    the lead unit declares the case solved\n"
+            "  verify CASE --as REPORTER --satisfied|--unsatisfied [--note N]\n"
+            "                                       the reporter verifies (群众验单)\n"
+            "  show CASE                            state, assignments and full history\n"
+            "  list [--state S] [--dept D] [--grid G] [--unit U] [--limit N] [--after CASE]\n"
+            "  tail TOPIC [--from SEQ] [--count N] [--idle-exit MS]\n"
+            "                                       replay TOPIC (e.g. dept/cg/) from SEQ, then\n"
+            "                                       follow it live, with no gap\n\n"
+            "Global options:\n"
+            "  --json            machine-readable output (one JSON object per line for tail)\n"
+            "  --timeout MS      how long to wait for a reply (default 5000)\n"
+            "  --intake-api E, --routing-api E, --tracking-api E, --notification-api E,\n"
+            "  --notification-events E   endpoints (defaults: loopback ports 7100..7131;\n"
+            "                    also WHISTLE_INTAKE_API and the like)\n"
+            "  -h, --help        this text; COMMAND --help for one command\n\n"
+            "Exit status: 0 done, 1 refused (the reason is printed), 2 usage, 3 no answer.\n");
+}
+
+static void s_print_json(const ProtobufCMessage *m)
+{
+    json_t *j = wh_message_to_json(m);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    printf("%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+static int s_svc_index(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, s_services[i]) == 0) return i;
+    return -1;
+}
+
+/* Sends `req` to service `svc`. Returns 0 with *reply set, or an exit status after printing
+ * the reason (refusals are printed and return EXIT_REFUSED with *reply freed). */
+static int s_call(int svc, Whistle__V1__Request *req, Whistle__V1__Reply **reply)
+{
+    *reply = NULL;
+    wh_client_t *c = wh_client_new(g.api[svc]);
+    if (!c) {
+        fprintf(stderr, "whistlectl: cannot connect to %s at %s\n", s_services[svc], g.api[svc]);
+        return EXIT_DOWN;
+    }
+    int rc = wh_client_call(c, req, reply, g.timeout_ms);
+    wh_client_destroy(&c);
+    if (rc == WH_ETIMEDOUT) {
+        fprintf(stderr, "whistlectl: no reply from %s at %s within %d ms (is it running?)\n",
+                s_services[svc], g.api[svc], g.timeout_ms);
+        return EXIT_DOWN;
+    }
+    if (rc) {
+        fprintf(stderr, "whistlectl: %s: %s\n", s_services[svc], wh_strerror(rc));
+        return EXIT_DOWN;
+    }
+    if ((*reply)->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
+        Whistle__V1__Error *e = (*reply)->error;
+        if (g.json) s_print_json(&(*reply)->base);
+        fprintf(stderr, "whistlectl: refused: %s%s%s\n", e->field[0] ? e->field : "",
+                e->field[0] ? ": " : "", e->message);
+        whistle__v1__reply__free_unpacked(*reply, NULL);
+        *reply = NULL;
+        return EXIT_REFUSED;
+    }
+    return 0;
+}
+
+static void s_fmt_time(char *buf, size_t n, int64_t ms)
+{
+    if (ms <= 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* ---- ping ------------------------------------------------------------------------------- */
+
+static int s_ping(int argc, char **argv)
+{
+    int worst = 0;
+    int which[4], n = 0;
+    for (int i = 1; i < argc; i++) {
+        int k = s_svc_index(argv[i]);
+        if (k < 0) {
+            fprintf(stderr, "whistlectl: ping: unknown service '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+        which[n++] = k;
+    }
+    if (n == 0)
+        for (; n < 4; n++) which[n] = n;
+    for (int i = 0; i < n; i++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__Ping ping = WHISTLE__V1__PING__INIT;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_PING;
+        req.ping = &ping;
+        Whistle__V1__Reply *r;
+        int64_t t0 = wh_mono_ms();
+        int rc = s_call(which[i], &req, &r);
+        if (rc) {
+            if (!g.json) printf("%-13s DOWN  %s\n", s_services[which[i]], g.api[which[i]]);
+            else printf("{\"service\":\"%s\",\"up\":false}\n", s_services[which[i]]);
+            worst = EXIT_DOWN;
+            continue;
+        }
+        Whistle__V1__Pong *p = r->pong;
+        if (g.json) {
+            s_print_json(&p->base);
+        } else {
+            printf("%-13s up    %s  head %" PRIu64 "  uptime %" PRId64 "s  %" PRId64 " ms",
+                   p->service, g.api[which[i]], p->head, p->uptime_ms / 1000, wh_mono_ms() - t0);
+            for (size_t k = 0; k < p->n_cursors; k++)
+                printf("  %s at %" PRIu64 "/%" PRIu64, p->cursors[k]->upstream, p->cursors[k]->seq,
+                       p->cursors[k]->upstream_head);
+            printf("\n");
+        }
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    return worst;
+}
+
+/* ---- report ------------------------------------------------------------------------------ */
+
+static int s_report(int argc, char **argv)
+{
+    Whistle__V1__Report rep = WHISTLE__V1__REPORT__INIT;
+    Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
+    char key[64];
+    static struct option opts[] = {{"grid", 1, 0, 'g'},     {"matter", 1, 0, 'm'},
+                                   {"description", 1, 0, 'd'}, {"reporter", 1, 0, 'r'},
+                                   {"location", 1, 0, 'l'}, {"source", 1, 0, 's'},
+                                   {"key", 1, 0, 'k'},      {"help", 0, 0, 'h'},
+                                   {0, 0, 0, 0}};
+    int c;
+    sr.idempotency_key = NULL;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g': rep.grid = optarg; break;
+        case 'm': rep.matter = optarg; break;
+        case 'd': rep.description = optarg; break;
+        case 'r': rep.reporter = optarg; break;
+        case 'l': rep.location = optarg; break;
+        case 's': rep.source = optarg; break;
+        case 'k': sr.idempotency_key = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!sr.idempotency_key) {
+        /* a fresh key per invocation; pass --key to make a retried command idempotent */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(key, sizeof key, "ctl-%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec, (int)getpid());
+        sr.idempotency_key = key;
+    }
+    if (!rep.source[0]) rep.source = "whistlectl";
+    sr.report = &rep;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
+    req.submit_report = &sr;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_INTAKE, &req, &r);
+    if (rc) return rc;
+    if (g.json) s_print_json(&r->submit_report->base);
+    else printf("%s%s\n", r->submit_report->case_id, r->submit_report->duplicate ? " (duplicate)" : "");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- case output ------------------------------------------------------------------------- */
+
+static void s_print_case(const Whistle__V1__Case *c)
+{
+    char t1[32], t2[32];
+    printf("case %s  %s  %s whistle  lead %s  community %s\n", c->id, wh_state_name(c->state),
+           wh_whistle_name(c->whistle), c->lead_unit, c->community);
+    if (c->report)
+        printf("  grid %s  matter %s  reporter %s\n  %s\n", c->report->grid, c->report->matter,
+               c->report->reporter, c->report->description);
+    s_fmt_time(t1, sizeof t1, c->checkin_deadline_ms);
+    s_fmt_time(t2, sizeof t2, c->resolve_deadline_ms);
+    printf("  check in by %s, resolve by %s, reopened %u time(s)\n", t1, t2, c->reopen_count);
+    for (size_t i = 0; i < c->n_assignments; i++) {
+        s_fmt_time(t1, sizeof t1, c->assignments[i]->checked_in_at_ms);
+        printf("  dept %-10s %-10s checked in %s\n", c->assignments[i]->department,
+               wh_assignment_state_name(c->assignments[i]->state), t1);
+    }
+}
+
+static int s_action(int action, int argc, char **argv)
+{
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    static struct option opts[] = {{"dept", 1, 0, 'd'},      {"as", 1, 0, 'a'},
+                                   {"note", 1, 0, 'n'},      {"satisfied", 0, 0, 's'},
+                                   {"unsatisfied", 0, 0, 'u'}, {"help", 0, 0, 'h'},
+                                   {0, 0, 0, 0}};
+    int c, verdict = -1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a.department = optarg; break;
+        case 'a': a.actor = optarg; break;
+        case 'n': a.note = optarg; break;
+        case 's': verdict = 1; break;
+        case 'u': verdict = 0; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "whistlectl: %s needs a CASE id\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    a.case_id = argv[optind];
+    a.action = action;
+    if (action == WHISTLE__V1__ACTION__VERIFY) {
+        if (verdict < 0) {
+            fprintf(stderr, "whistlectl: verify needs --satisfied or --unsatisfied\n");
+            return EXIT_USAGE;
+        }
+        a.satisfied = verdict;
+    }
+    if (!a.actor[0] && a.department[0]) a.actor = a.department;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_CASE_ACTION;
+    req.case_action = &a;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__Case *cs = r->case_action->case_;
+    if (g.json) s_print_json(&cs->base);
+    else printf("%s %s\n", cs->id, wh_state_name(cs->state));
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_show(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "whistlectl: show needs a CASE id\n");
+        return EXIT_USAGE;
+    }
+    Whistle__V1__GetCase gc = WHISTLE__V1__GET_CASE__INIT;
+    gc.case_id = argv[1];
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
+    req.get_case = &gc;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    if (g.json) {
+        s_print_json(&r->get_case->base);
+    } else {
+        s_print_case(r->get_case->case_);
+        printf("history:\n");
+        for (size_t i = 0; i < r->get_case->n_history; i++) {
+            Whistle__V1__HistoryEntry *h = r->get_case->history[i];
+            char t[32];
+            s_fmt_time(t, sizeof t, h->at_ms);
+            printf("  %s  %-9s %-12s %s -> %s%s%s\n", t, wh_action_name(h->action), h->actor,
+                   wh_state_name(h->from_state), wh_state_name(h->to_state),
+                   h->note[0] ? "  " : "", h->note);
+        }
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_list(int argc, char **argv)
+{
+    Whistle__V1__ListCases q = WHISTLE__V1__LIST_CASES__INIT;
+    static struct option opts[] = {{"state", 1, 0, 's'}, {"dept", 1, 0, 'd'}, {"grid", 1, 0, 'g'},
+                                   {"unit", 1, 0, 'u'},  {"limit", 1, 0, 'l'}, {"after", 1, 0, 'a'},
+                                   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (!(q.state = wh_state_parse(optarg))) {
+                fprintf(stderr, "whistlectl: --state: unknown state '%s' (DISPATCHED, "
+                                "IN_PROGRESS, RESOLVED, CLOSED, REOPENED, REFUSED)\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'd': q.department = optarg; break;
+        case 'g': q.grid = optarg; break;
+        case 'u': q.unit = optarg; break;
+        case 'l': q.limit = (uint32_t)atoi(optarg); break;
+        case 'a': q.after_case_id = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_LIST_CASES;
+    req.list_cases = &q;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__ListReply *lr = r->list_cases;
+    if (g.json) {
+        s_print_json(&lr->base);
+    } else {
+        for (size_t i = 0; i < lr->n_cases; i++) {
+            Whistle__V1__Case *cs = lr->cases[i];
+            printf("%-10s %-11s %-9s %-12s %-6s %-5s", cs->id, wh_state_name(cs->state),
+                   wh_whistle_name(cs->whistle), cs->lead_unit, cs->report ? cs->report->grid : "",
+                   cs->report ? cs->report->matter : "");
+            for (size_t k = 0; k < cs->n_assignments; k++)
+                printf(" %s:%s", cs->assignments[k]->department,
+                       wh_assignment_state_name(cs->assignments[k]->state));
+            printf("\n");
+        }
+        if (lr->next_after[0]) printf("(more: --after %s)\n", lr->next_after);
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- tail: replay from a sequence, then live, with no gap and no duplicate ----------------- */
+
+static volatile sig_atomic_t s_interrupted;
+static void s_on_sigint(int sig)
+{
+    (void)sig;
+    s_interrupted = 1;
+}
+
+static void s_print_entry(const Whistle__V1__Envelope *e)
+{
+    if (g.json) {
+        s_print_json(&e->base);
+    } else if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED) {
+        const Whistle__V1__CaseUpdated *u = e->case_updated;
+        printf("%s %" PRIu64 " %s %s %s %s\n", e->stream, e->seq, e->correlation_id,
+               u->entry ? wh_action_name(u->entry->action) : "-",
+               u->case_ ? wh_state_name(u->case_->state) : "-", e->event_id);
+    } else {
+        printf("%s %" PRIu64 " %s %s\n", e->stream, e->seq, e->correlation_id, e->event_id);
+    }
+    fflush(stdout);
+}
+
+static int s_tail(int argc, char **argv)
+{
+    uint64_t next = 1;
+    long count = -1, idle_exit = -1;
+    static struct option opts[] = {{"from", 1, 0, 'f'}, {"count", 1, 0, 'c'},
+                                   {"idle-exit", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': next = strtoull(optarg, NULL, 10); break;
+        case 'c': count = atol(optarg); break;
+        case 'i': idle_exit = atol(optarg); break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "whistlectl: tail needs a TOPIC, such as dept/cg/ or case/C00000001/\n");
+        return EXIT_USAGE;
+    }
+    const char *topic = argv[optind];
+    size_t tl = strlen(topic);
+    if (tl == 0 || topic[tl - 1] != '/') {
+        fprintf(stderr, "whistlectl: topics end with '/': did you mean '%s/'?\n", topic);
+        return EXIT_USAGE;
+    }
+    if (next == 0) next = 1;
+    signal(SIGINT, s_on_sigint);
+    signal(SIGTERM, s_on_sigint);
+    wh_client_t *cl = wh_client_new(g.api[WH_UP_NOTIFICATION]);
+    void *sub = zmq_socket(wh_client_zmq_ctx(cl), ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, tl);
+    zmq_connect(sub, g.events[WH_UP_NOTIFICATION]);
+    long printed = 0;
+    int need_replay = 1, rc = 0;
+    int64_t last_activity = wh_mono_ms(), last_replay = 0;
+    while (!s_interrupted && (count < 0 || printed < count)) {
+        if (need_replay || wh_mono_ms() - last_replay > 2000) {
+            /* subscribed first, then replay: nothing published in between is lost */
+            Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+            Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
+            rp.topic = (char *)topic;
+            rp.from_seq = next;
+            rp.max = 512;
+            req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
+            req.replay = &rp;
+            Whistle__V1__Reply *r = NULL;
+            int crc = wh_client_call(cl, &req, &r, g.timeout_ms);
+            last_replay = wh_mono_ms();
+            if (crc) {
+                fprintf(stderr, "whistlectl: tail: no reply from notification at %s; retrying\n",
+                        g.api[WH_UP_NOTIFICATION]);
+                need_replay = 1;
+            } else if (r->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
+                fprintf(stderr, "whistlectl: tail: refused: %s\n", r->error->message);
+                whistle__v1__reply__free_unpacked(r, NULL);
+                rc = EXIT_REFUSED;
+                break;
+            } else {
+                Whistle__V1__ReplayReply *rr = r->replay;
+                for (size_t i = 0; i < rr->n_entries && (count < 0 || printed < count); i++) {
+                    if (rr->entries[i]->seq != next) continue;
+                    s_print_entry(rr->entries[i]);
+                    next++;
+                    printed++;
+                    last_activity = wh_mono_ms();
+                }
+                need_replay = rr->head >= next && rr->n_entries > 0;
+            }
+            if (r) whistle__v1__reply__free_unpacked(r, NULL);
+            continue;
+        }
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, 200);
+        if (item.revents & ZMQ_POLLIN) {
+            zmq_msg_t t, b;
+            zmq_msg_init(&t);
+            zmq_msg_init(&b);
+            if (zmq_msg_recv(&t, sub, 0) >= 0 && zmq_msg_more(&t) && zmq_msg_recv(&b, sub, 0) >= 0) {
+                Whistle__V1__Envelope *e = wh_envelope_unpack(zmq_msg_data(&b), zmq_msg_size(&b));
+                if (e && e->seq == next && zmq_msg_size(&t) == tl) {
+                    s_print_entry(e);
+                    next++;
+                    printed++;
+                    last_activity = wh_mono_ms();
+                } else if (e && e->seq > next && zmq_msg_size(&t) == tl) {
+                    need_replay = 1; /* a gap: fetch it, in order */
+                }
+                if (e) whistle__v1__envelope__free_unpacked(e, NULL);
+            }
+            zmq_msg_close(&t);
+            zmq_msg_close(&b);
+        }
+        if (idle_exit >= 0 && wh_mono_ms() - last_activity > idle_exit) break;
+    }
+    zmq_close(sub);
+    wh_client_destroy(&cl);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    g.timeout_ms = 5000;
+    for (int i = 0; i < 4; i++) {
+        char var[64];
+        snprintf(var, sizeof var, "WHISTLE_%s_API", i == 0 ? "INTAKE" : i == 1 ? "ROUTING" : i == 2 ? "TRACKING" : "NOTIFICATION");
+        g.api[i] = getenv(var) && getenv(var)[0] ? getenv(var) : wh_default_api(s_services[i]);
+        snprintf(var, sizeof var, "WHISTLE_%s_EVENTS", i == 0 ? "INTAKE" : i == 1 ? "ROUTING" : i == 2 ? "TRACKING" : "NOTIFICATION");
+        g.events[i] = getenv(var) && getenv(var)[0] ? getenv(var) : wh_default_events(s_services[i]);
+    }
+    static struct option opts[] = {{"json", 0, 0, 'j'},
+                                   {"timeout", 1, 0, 't'},
+                                   {"intake-api", 1, 0, 100},
+                                   {"routing-api", 1, 0, 101},
+                                   {"tracking-api", 1, 0, 102},
+                                   {"notification-api", 1, 0, 103},
+                                   {"notification-events", 1, 0, 203},
+                                   {"help", 0, 0, 'h'},
+                                   {0, 0, 0, 0}};
+    int c;
+    /* "+": stop at the command; its own options are parsed by the command */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': g.json = 1; break;
+        case 't': g.timeout_ms = atoi(optarg); break;
+        case 'h': s_usage(stdout); return 0;
+        default:
+            if (c >= 100 && c < 104) { g.api[c - 100] = optarg; break; }
+            if (c == 203) { g.events[3] = optarg; break; }
+            s_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (g.timeout_ms <= 0) {
+        fprintf(stderr, "whistlectl: --timeout must be a positive number of milliseconds\n");
+        return EXIT_USAGE;
+    }
+    char **cargv = argv + optind;
+    int cargc = argc - optind;
+    const char *cmd = cargv[0];
+    optind = 0; /* GNU getopt: 0 re-initialises its state for the command's own options */
+    if (strcmp(cmd, "ping") == 0) return s_ping(cargc, cargv);
+    if (strcmp(cmd, "report") == 0) return s_report(cargc, cargv);
+    if (strcmp(cmd, "checkin") == 0) return s_action(WHISTLE__V1__ACTION__CHECKIN, cargc, cargv);
+    if (strcmp(cmd, "progress") == 0) return s_action(WHISTLE__V1__ACTION__PROGRESS, cargc, cargv);
+    if (strcmp(cmd, "complete") == 0) return s_action(WHISTLE__V1__ACTION__COMPLETE, cargc, cargv);
+    if (strcmp(cmd, "resolve") == 0) return s_action(WHISTLE__V1__ACTION__RESOLVE, cargc, cargv);
+    if (strcmp(cmd, "verify") == 0) return s_action(WHISTLE__V1__ACTION__VERIFY, cargc, cargv);
+    if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
+    if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
+    if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);
+    fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n", cmd);
+    return EXIT_USAGE;
+}
