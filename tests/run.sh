@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of whistle: installs what is missing, then two passes under ctest:
+#   1. a release build with warnings as errors;
+#   2. the same with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Build trees go to build-test/ and build-asan/ (override with WHISTLE_TEST_BUILD_ROOT).
+#
+#   tests/run.sh            both passes
+#   tests/run.sh -R e2e     extra arguments go to ctest (both passes)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+root=${WHISTLE_TEST_BUILD_ROOT:-$top}
+jobs=$(nproc)
+
+"$top/deploy/install-deps.sh"
+
+pass() {
+  local name=$1 dir=$2; shift 2
+  echo "==== $name"
+  cmake -S "$top" -B "$dir" -DWHISTLE_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" -- --no-print-directory 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+  cmake --build "$dir" -j"$jobs" >/dev/null   # fails here, loudly, if the build failed
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" "${ctest_args[@]}")
+}
+
+ctest_args=("$@")
+pass "release, -Werror" "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  pass "AddressSanitizer + UndefinedBehaviorSanitizer" "$root/build-asan" \
+  -DCMAKE_BUILD_TYPE=Debug -DWHISTLE_SANITIZE=ON
+echo "==== all passes green"
