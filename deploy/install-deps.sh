@@ -14,6 +14,8 @@ BUILD_PKGS=(
   check libsubunit-dev
   # tests in other languages: Google's protoc and the Python runtime prove the wire contract
   protobuf-compiler python3 python3-zmq python3-protobuf
+  # docker-compose.yml is validated by `docker-compose config` (no engine needed)
+  docker-compose
 )
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4)
 

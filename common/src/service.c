@@ -401,6 +401,9 @@ void wh_service_destroy(wh_service_t **self_p)
     *self_p = NULL;
     s_commit(svc); /* a batch still open is committed and answered, never half-kept */
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_destroy(&svc->followers[i]);
+    /* give the replies of that last batch a moment to leave (zmq_ctx_term waits for them) */
+    int linger = 1000;
+    zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_LINGER, &linger, sizeof linger);
     wh_sock_destroy(&svc->api);
     wh_sock_destroy(&svc->events);
     uv_close((uv_handle_t *)&svc->commit, s_noop_close);
