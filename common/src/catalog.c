@@ -282,6 +282,32 @@ static int s_load_escalation(struct s_ctx *c, struct wh_catalog *cat, json_t *ro
     return 0;
 }
 
+/* The line of the file where the value quoted in `msg` ('x') stands, so an operator can go
+ * straight to it: the first occurrence of "x", or the second for a code that appears twice.
+ * 0 when it cannot be found. */
+static int s_line_of(const char *path, const char *msg)
+{
+    const char *q1 = strchr(msg, '\'');
+    const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+    if (!q1 || !q2 || q2 - q1 > 64) return 0;
+    char needle[72];
+    snprintf(needle, sizeof needle, "\"%.*s\"", (int)(q2 - q1 - 1), q1 + 1);
+    int want = strstr(msg, "appears twice") ? 2 : 1, seen = 0, line = 1, found = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char buf[4096];
+    while (!found && fgets(buf, sizeof buf, f)) {
+        for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle))
+            if (++seen == want) {
+                found = line;
+                break;
+            }
+        if (strchr(buf, '\n')) line++;
+    }
+    fclose(f);
+    return found;
+}
+
 struct wh_catalog *wh_catalog_load(const char *path, char *err, size_t errlen)
 {
     struct s_ctx c = {err, errlen};
@@ -313,9 +339,11 @@ struct wh_catalog *wh_catalog_load(const char *path, char *err, size_t errlen)
     return cat;
 fail:
     {
-        /* prefix the file name so an operator knows which catalog */
+        /* prefix file and line, as a compiler does, so an operator goes straight to it */
         char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s: %s", path, err);
+        int line = s_line_of(path, err);
+        if (line) snprintf(tmp, sizeof tmp, "%s:%d: %s", path, line, err);
+        else snprintf(tmp, sizeof tmp, "%s: %s", path, err);
         snprintf(err, errlen, "%s", tmp);
     }
     wh_catalog_destroy(&cat);
