@@ -67,8 +67,8 @@ static uint8_t *s_dup(const void *p, size_t n)
 
 static void s_commit(wh_service_t *svc)
 {
-    int rc = 0;
-    if (wh_store_in_batch(svc->store)) {
+    int rc = 0, had_batch = wh_store_in_batch(svc->store);
+    if (had_batch) {
         MDB_txn *txn = wh_service_txn(svc);
         for (size_t i = 0; txn && i < svc->n_followers; i++) wh__follower_save(svc->followers[i], txn);
         rc = wh_store_commit(svc->store);
@@ -76,6 +76,7 @@ static void s_commit(wh_service_t *svc)
     if (rc == 0) {
         svc->head = svc->batch_head;
         s_flush(svc, 1);
+        if (had_batch && svc->cfg.after_commit) svc->cfg.after_commit(svc->cfg.arg, svc);
     } else {
         wh_log_error("batch of %zu message(s) not committed (%s): nothing of it is acknowledged",
                      svc->n_out, wh_strerror(rc));
@@ -277,7 +278,7 @@ int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
     size_t plen;
     int rc = wh_eventlog_append(svc->store, txn, stream, env, idbuf, &seq, &packed, &plen);
     if (rc) return rc;
-    if (stream == svc->stream) svc->batch_head = seq;
+    if (strcmp(stream, svc->stream) == 0) svc->batch_head = seq;
     uint8_t *frames[2] = {s_dup(stream, strlen(stream)), packed};
     size_t lens[2] = {strlen(stream), plen};
     if (!frames[0]) {

@@ -1,0 +1,277 @@
+/* check_eventlog.c: streams in one table stay apart even when one name begins like another,
+ * sequences are gapless from 1, reads honour their bounds, event ids are filled or kept, and
+ * a failed batch leaves no trace in the log. */
+#include "wh_test.h"
+#include "whistle/error.h"
+#include "whistle/eventlog.h"
+#include "whistle/wlog.h"
+#include <check.h>
+
+#define CG "dept/cg/"
+#define CGJ "dept/cgj/"
+#define CG_SUB "dept/cg/sub/" /* has CG as a strict prefix */
+
+static char *s_dir;
+static wh_store_t *s_st;
+
+static void s_setup(void)
+{
+    wh_log_init("check_eventlog", WH_LOG_WARN);
+    s_dir = wh_test_tmpdir();
+    ck_assert_ptr_nonnull(s_dir);
+    s_st = wh_store_open(s_dir, NULL);
+    ck_assert_ptr_nonnull(s_st);
+}
+
+static void s_teardown(void)
+{
+    wh_store_close(&s_st);
+    wh_test_rmdir(s_dir);
+    free(s_dir);
+}
+
+/* Appends a heartbeat-free entry whose correlation_id is `corr`; returns its seq. */
+static uint64_t s_append(MDB_txn *txn, const char *stream, const char *corr, const char *event_id)
+{
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    Whistle__V1__CaseRefused cr = WHISTLE__V1__CASE_REFUSED__INIT;
+    cr.case_id = (char *)corr;
+    cr.field = "report.grid";
+    cr.reason = "unknown grid";
+    env.correlation_id = (char *)corr;
+    env.event_id = (char *)(event_id ? event_id : "");
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REFUSED;
+    env.case_refused = &cr;
+    char idbuf[96];
+    uint64_t seq = 0;
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    ck_assert_int_eq(wh_eventlog_append(s_st, txn, stream, &env, idbuf, &seq, &packed, &plen), 0);
+    ck_assert_str_eq(env.stream, stream);
+    ck_assert_uint_eq(env.seq, seq);
+    /* the packed copy handed back is the entry as stored */
+    Whistle__V1__Envelope *back = wh_envelope_unpack(packed, plen);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->seq, seq);
+    ck_assert_str_eq(back->correlation_id, corr);
+    whistle__v1__envelope__free_unpacked(back, NULL);
+    free(packed);
+    return seq;
+}
+
+struct s_read {
+    size_t n;
+    uint64_t seq[64];
+    size_t len[64];
+    char stream[64][32];
+    char corr[64][32];
+    char event_id[64][64];
+    size_t stop_after; /* 0: never stop early */
+};
+
+static int s_collect(void *arg, uint64_t seq, const void *data, size_t len)
+{
+    struct s_read *r = arg;
+    ck_assert_uint_lt(r->n, 64);
+    Whistle__V1__Envelope *env = wh_envelope_unpack(data, len);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_uint_eq(env->seq, seq);
+    r->seq[r->n] = seq;
+    r->len[r->n] = len;
+    snprintf(r->stream[r->n], sizeof r->stream[0], "%s", env->stream);
+    snprintf(r->corr[r->n], sizeof r->corr[0], "%s", env->correlation_id);
+    snprintf(r->event_id[r->n], sizeof r->event_id[0], "%s", env->event_id);
+    r->n++;
+    whistle__v1__envelope__free_unpacked(env, NULL);
+    return r->stop_after && r->n >= r->stop_after;
+}
+
+static int s_read(MDB_txn *txn, const char *stream, uint64_t from, uint32_t max, size_t max_bytes,
+                  struct s_read *r)
+{
+    memset(r, 0, sizeof *r);
+    return wh_eventlog_read(s_st, txn, stream, from, max, max_bytes, s_collect, r);
+}
+
+static void s_head(const char *stream, uint64_t *head, uint64_t *oldest)
+{
+    MDB_txn *txn;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(wh_eventlog_head(s_st, txn, stream, head, oldest), 0);
+    mdb_txn_abort(txn);
+}
+
+/* cg: 3 entries, cgj: 2, cg/sub/: 2, interleaved in one batch. */
+static void s_fill(void)
+{
+    MDB_txn *txn = wh_store_txn(s_st);
+    ck_assert_ptr_nonnull(txn);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-1", NULL), 1);
+    ck_assert_uint_eq(s_append(txn, CGJ, "cgj-1", NULL), 1);
+    ck_assert_uint_eq(s_append(txn, CG_SUB, "sub-1", NULL), 1);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-2", "custom-id-2"), 2);
+    ck_assert_uint_eq(s_append(txn, CGJ, "cgj-2", NULL), 2);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-3", NULL), 3);
+    ck_assert_uint_eq(s_append(txn, CG_SUB, "sub-2", NULL), 2);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+}
+
+START_TEST(test_streams_apart)
+{
+    uint64_t head, oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 0);
+    ck_assert_uint_eq(oldest, 0);
+    s_fill();
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 3);
+    ck_assert_uint_eq(oldest, 1);
+    s_head(CGJ, &head, &oldest);
+    ck_assert_uint_eq(head, 2);
+    ck_assert_uint_eq(oldest, 1);
+    s_head(CG_SUB, &head, NULL);
+    ck_assert_uint_eq(head, 2);
+    s_head("dept/c", &head, NULL);
+    ck_assert_uint_eq(head, 0);
+
+    MDB_txn *txn;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    struct s_read r;
+    ck_assert_int_eq(s_read(txn, CG, 0, 100, 1 << 20, &r), 3);
+    for (size_t i = 0; i < r.n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "cg-%zu", i + 1);
+        ck_assert_uint_eq(r.seq[i], i + 1);
+        ck_assert_str_eq(r.stream[i], CG);
+        ck_assert_str_eq(r.corr[i], want);
+    }
+    ck_assert_int_eq(s_read(txn, CGJ, 1, 100, 1 << 20, &r), 2);
+    ck_assert_str_eq(r.corr[0], "cgj-1");
+    ck_assert_str_eq(r.corr[1], "cgj-2");
+    ck_assert_int_eq(s_read(txn, CG_SUB, 1, 100, 1 << 20, &r), 2);
+    ck_assert_str_eq(r.corr[1], "sub-2");
+    /* past the head: nothing, not the next stream's entries */
+    ck_assert_int_eq(s_read(txn, CG, 4, 100, 1 << 20, &r), 0);
+    ck_assert_int_eq(s_read(txn, CGJ, 3, 100, 1 << 20, &r), 0);
+    ck_assert_int_eq(s_read(txn, "dept/c", 1, 100, 1 << 20, &r), 0);
+    ck_assert_int_eq(s_read(txn, "dept/cg", 1, 100, 1 << 20, &r), 0);
+    mdb_txn_abort(txn);
+}
+END_TEST
+
+START_TEST(test_read_bounds)
+{
+    s_fill();
+    MDB_txn *txn;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    struct s_read all, r;
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &all), 3);
+
+    /* from the middle */
+    ck_assert_int_eq(s_read(txn, CG, 2, 100, 1 << 20, &r), 2);
+    ck_assert_uint_eq(r.seq[0], 2);
+    ck_assert_uint_eq(r.seq[1], 3);
+    /* max */
+    ck_assert_int_eq(s_read(txn, CG, 1, 2, 1 << 20, &r), 2);
+    ck_assert_uint_eq(r.seq[1], 2);
+    ck_assert_int_eq(s_read(txn, CG, 3, 1, 1 << 20, &r), 1);
+    ck_assert_uint_eq(r.seq[0], 3);
+    /* max_bytes: smaller than one entry still lets one through */
+    ck_assert_int_eq(s_read(txn, CG, 2, 100, 1, &r), 1);
+    ck_assert_uint_eq(r.seq[0], 2);
+    /* exactly two entries' bytes: two; one byte less: one */
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, all.len[0] + all.len[1], &r), 2);
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, all.len[0] + all.len[1] - 1, &r), 1);
+    /* the callback stops the read */
+    memset(&r, 0, sizeof r);
+    r.stop_after = 1;
+    ck_assert_int_eq(wh_eventlog_read(s_st, txn, CG, 1, 100, 1 << 20, s_collect, &r), 1);
+    mdb_txn_abort(txn);
+}
+END_TEST
+
+START_TEST(test_event_id)
+{
+    s_fill();
+    MDB_txn *txn;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    struct s_read r;
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &r), 3);
+    ck_assert_str_eq(r.event_id[0], "dept/cg/1");
+    ck_assert_str_eq(r.event_id[1], "custom-id-2"); /* set by the caller: kept */
+    ck_assert_str_eq(r.event_id[2], "dept/cg/3");
+    ck_assert_int_eq(s_read(txn, CGJ, 2, 100, 1 << 20, &r), 1);
+    ck_assert_str_eq(r.event_id[0], "dept/cgj/2");
+    mdb_txn_abort(txn);
+}
+END_TEST
+
+START_TEST(test_failed_batch_leaves_head)
+{
+    s_fill();
+    MDB_txn *txn = wh_store_txn(s_st);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-lost-4", NULL), 4);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-lost-5", NULL), 5);
+    uint64_t head;
+    ck_assert_int_eq(wh_eventlog_head(s_st, txn, CG, &head, NULL), 0);
+    ck_assert_uint_eq(head, 5); /* visible inside the batch */
+    wh_store_fail(s_st);
+    ck_assert_int_lt(wh_store_commit(s_st), 0);
+
+    uint64_t oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 3);
+    ck_assert_uint_eq(oldest, 1);
+    MDB_txn *rtxn;
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &rtxn), 0);
+    ck_assert_int_eq(s_read(rtxn, CG, 4, 100, 1 << 20, &r), 0);
+    mdb_txn_abort(rtxn);
+
+    /* gapless: the next committed entry takes 4 */
+    txn = wh_store_txn(s_st);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-4", NULL), 4);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &rtxn), 0);
+    ck_assert_int_eq(s_read(rtxn, CG, 4, 100, 1 << 20, &r), 1);
+    ck_assert_str_eq(r.corr[0], "cg-4");
+    mdb_txn_abort(rtxn);
+}
+END_TEST
+
+START_TEST(test_bad_stream_name)
+{
+    MDB_txn *txn = wh_store_txn(s_st);
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    char idbuf[96], longname[256];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    ck_assert_int_eq(wh_eventlog_append(s_st, txn, "", &env, idbuf, NULL, NULL, NULL), WH_EFIELD);
+    ck_assert_int_eq(wh_eventlog_append(s_st, txn, longname, &env, idbuf, NULL, NULL, NULL),
+                     WH_EFIELD);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("eventlog");
+    TCase *tc = tcase_create("eventlog");
+    tcase_add_checked_fixture(tc, s_setup, s_teardown);
+    tcase_add_test(tc, test_streams_apart);
+    tcase_add_test(tc, test_read_bounds);
+    tcase_add_test(tc, test_event_id);
+    tcase_add_test(tc, test_failed_batch_leaves_head);
+    tcase_add_test(tc, test_bad_stream_name);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
