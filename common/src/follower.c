@@ -173,3 +173,13 @@ fail:
     free(f);
     return WH_EBUS;
 }
+
+int wh_service_caught_up(const wh_service_t *svc, const char *upstream)
+{
+    for (size_t i = 0; i < svc->n_followers; i++) {
+        const struct wh_follower *f = svc->followers[i];
+        if (strcmp(f->name, upstream) == 0)
+            return f->replay_sent_ms == 0 && !f->want_replay && f->cursor >= f->upstream_head;
+    }
+    return 0;
+}

@@ -20,7 +20,7 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
     if (in->payload_case != WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED || !in->case_updated->case_)
         return 0;
     char topics[NOTIFICATION_MAX_TOPICS][80];
-    size_t n = notification_topics(in->case_updated->case_, topics, NOTIFICATION_MAX_TOPICS);
+    size_t n = notification_topics(in->case_updated, topics, NOTIFICATION_MAX_TOPICS);
     for (size_t i = 0; i < n; i++) {
         Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
         env.event_id = in->event_id;

@@ -4,7 +4,8 @@
  *   case/<id>/      one case
  *   unit/<code>/    the lead township or street
  *   grid/<code>/    the grid of the report
- *   dept/<code>/    every department assigned to the case */
+ *   dept/<code>/    every department assigned to the case
+ *   district/       every escalation (督办) */
 #ifndef WHISTLE_NOTIFICATION_H
 #define WHISTLE_NOTIFICATION_H
 #include "whistle/catalog.h"
@@ -17,10 +18,9 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
 void notification_destroy(notification_t **self_p);
 wh_service_t *notification_service(notification_t *self);
 
-#define NOTIFICATION_MAX_TOPICS 16
+#define NOTIFICATION_MAX_TOPICS 24
 
-/* Fills `topics` (each >= 80 bytes) with the topics an event about case `c` goes to.
- * Returns the count. */
-size_t notification_topics(const Whistle__V1__Case *c, char topics[][80], size_t max);
+/* Fills `topics` (each >= 80 bytes) with the topics event `u` goes to. Returns the count. */
+size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80], size_t max);
 
 #endif

@@ -3,8 +3,9 @@
 #include "notification.h"
 #include <stdio.h>
 
-size_t notification_topics(const Whistle__V1__Case *c, char topics[][80], size_t max)
+size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80], size_t max)
 {
+    const Whistle__V1__Case *c = u->case_;
     size_t n = 0;
     if (n < max) snprintf(topics[n++], 80, "all/");
     if (n < max) snprintf(topics[n++], 80, "case/%.60s/", c->id);
@@ -14,5 +15,8 @@ size_t notification_topics(const Whistle__V1__Case *c, char topics[][80], size_t
         snprintf(topics[n++], 80, "grid/%.60s/", c->report->grid);
     for (size_t i = 0; i < c->n_assignments && n < max; i++)
         snprintf(topics[n++], 80, "dept/%.60s/", c->assignments[i]->department);
+    /* 督办: the district sees every step of the escalation ladder */
+    if (u->entry && u->entry->action == WHISTLE__V1__ACTION__ESCALATE && n < max)
+        snprintf(topics[n++], 80, "district/");
     return n;
 }

@@ -15,7 +15,7 @@ static void s_destroy(void *obj)
 
 int main(int argc, char **argv)
 {
-    static const int ups[] = {WH_UP_INTAKE, -1};
+    static const int ups[] = {WH_UP_INTAKE, WH_UP_TRACKING, -1};
     const struct wh_daemon d = {
         "routing",
         "The whistle rulebook: follows intake's log and, for each reported case, picks the\n"

@@ -1,16 +1,121 @@
-/* routing.c: the routing service: applies intake's case.reported through the rulebook and
- * appends case.dispatched / case.refused to its log "routing/".
- * Table "cases": case id -> the packed decision envelope (for escalation to come). */
+/* routing.c: the routing service. Follows intake's log and decides each report through the
+ * rulebook (case.dispatched / case.refused); follows tracking's log to keep a snapshot of each
+ * open case; keeps each case's pending deadline in LMDB and fires it from one libuv timer set
+ * for the nearest, climbing the ladder (case.escalated); serves manual escalation.
+ *
+ * Tables: "cases"      case id -> RoutingCase (snapshot, ladder level, pending deadline)
+ *         "deadlines"  be64(due_ms) case id -> ""   (ordered by due time)
+ * A deadline is removed in the same transaction that logs what its expiry decided, so a crash
+ * or restart never loses one and never fires one twice. */
 #include "routing.h"
+#include "whistle/clock.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ROUTING_FIRE_BATCH 256
 
 struct routing {
     wh_service_t *svc;
     const struct wh_catalog *cat;
+    uv_timer_t timer;   /* the nearest deadline */
+    int64_t armed_for;  /* due time the timer is set for, 0 = none */
+    int closing;        /* the timer is being closed: never re-arm */
 };
+
+/* ---- the routing record of a case ----------------------------------------------------------- */
+
+static int s_load(routing_t *self, MDB_txn *txn, const char *id, Whistle__V1__RoutingCase **out)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_val v;
+    *out = NULL;
+    int rc = wh_store_get(st, txn, wh_store_dbi(st, "cases"), id, strlen(id), &v);
+    if (rc) return rc;
+    *out = whistle__v1__routing_case__unpack(NULL, v.mv_size, v.mv_data);
+    return *out ? 0 : WH_ESTORE;
+}
+
+static size_t s_due_key(uint8_t *key, int64_t due, const char *id)
+{
+    size_t n = strlen(id);
+    if (n > 64) n = 64;
+    wh_be64_put(key, (uint64_t)due);
+    memcpy(key + 8, id, n);
+    return 8 + n;
+}
+
+/* Stores `rc` with its deadline moved to (kind, due); due 0 removes it. */
+static int s_store(routing_t *self, MDB_txn *txn, Whistle__V1__RoutingCase *r, int kind,
+                   int64_t due)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_dbi dl = wh_store_dbi(st, "deadlines");
+    uint8_t key[72];
+    int rc = 0;
+    if (r->due_ms && (r->due_ms != due || (int)r->due_kind != kind)) {
+        rc = wh_store_del(st, txn, dl, key, s_due_key(key, r->due_ms, r->case_->id));
+        if (rc == WH_ENOTFOUND) rc = 0;
+    }
+    if (rc == 0 && due && (r->due_ms != due || !r->due_ms))
+        rc = wh_store_put(st, txn, dl, key, s_due_key(key, due, r->case_->id), "", 0);
+    r->due_ms = due;
+    r->due_kind = due ? (uint32_t)kind : 0;
+    if (rc) return rc;
+    size_t len;
+    uint8_t *buf = wh_pack(&r->base, &len);
+    if (!buf) return WH_ENOMEM;
+    rc = wh_store_put(st, txn, wh_store_dbi(st, "cases"), r->case_->id, strlen(r->case_->id), buf,
+                      len);
+    free(buf);
+    return rc;
+}
+
+/* Logs case.escalated for `step` on case `c`. When `ev_out` is given it receives the event,
+ * whose strings borrow from `c`, `step` and `added` (an array of 8 the caller keeps). */
+static int s_log_escalation(routing_t *self, MDB_txn *txn, const Whistle__V1__Case *c,
+                            const struct routing_step *step, const char *actor,
+                            Whistle__V1__CaseEscalated *ev_out, char **added)
+{
+    char *own[8];
+    if (!added) added = own;
+    for (size_t i = 0; i < step->n_added; i++) added[i] = (char *)step->added[i]->code;
+    Whistle__V1__CaseEscalated ev = WHISTLE__V1__CASE_ESCALATED__INIT;
+    ev.case_id = c->id;
+    ev.step = (char *)step->step;
+    ev.reason = (char *)step->reason;
+    ev.level = step->level;
+    ev.from_whistle = c->whistle;
+    ev.to_whistle = step->to_whistle;
+    ev.added_departments = added;
+    ev.n_added_departments = step->n_added;
+    ev.checkin_deadline_ms = step->checkin_deadline_ms;
+    ev.resolve_deadline_ms = step->resolve_deadline_ms;
+    ev.actor = (char *)actor;
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.correlation_id = c->id;
+    env.occurred_at_ms = wh_now_ms();
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_ESCALATED;
+    env.case_escalated = &ev;
+    wh_log_info("%s: escalated: %s (level %u): %s%s", c->id, step->step, step->level,
+                step->reason, step->to_whistle != (int)c->whistle ? ", whistle raised" : "");
+    int rc = wh_service_append(self->svc, txn, NULL, &env, NULL);
+    if (ev_out) *ev_out = ev;
+    return rc;
+}
+
+/* What the snapshot learns from an escalation before tracking's update arrives. */
+static void s_note_escalation(Whistle__V1__RoutingCase *r, const struct routing_step *step)
+{
+    r->level = step->level > r->level ? step->level : r->level;
+    r->case_->whistle = step->to_whistle;
+    if (step->checkin_deadline_ms) r->case_->checkin_deadline_ms = step->checkin_deadline_ms;
+    if (step->resolve_deadline_ms) r->case_->resolve_deadline_ms = step->resolve_deadline_ms;
+}
+
+/* ---- intake: dispatch ------------------------------------------------------------------------ */
 
 static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__Envelope *in)
 {
@@ -32,30 +137,45 @@ static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__En
         env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REFUSED;
         env.case_refused = &cf;
         wh_log_info("%s: refused: %s", cr->case_id, d.reason);
-    } else {
-        cd.case_id = cr->case_id;
-        cd.report = cr->report;
-        cd.whistle = d.whistle;
-        cd.lead_unit = (char *)d.lead->code;
-        cd.community = (char *)d.community->code;
-        for (size_t i = 0; i < d.n_departments; i++) depts[i] = (char *)d.departments[i]->code;
-        cd.departments = depts;
-        cd.n_departments = d.n_departments;
-        cd.checkin_deadline_ms = d.checkin_deadline_ms;
-        cd.resolve_deadline_ms = d.resolve_deadline_ms;
-        env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED;
-        env.case_dispatched = &cd;
-        wh_log_debug("%s: %s whistle, lead %s, %zu department(s)", cr->case_id,
-                     wh_whistle_name(d.whistle), d.lead->code, d.n_departments);
+        return wh_service_append(self->svc, txn, NULL, &env, NULL);
     }
-    uint64_t seq;
-    int rc = wh_service_append(self->svc, txn, NULL, &env, &seq);
+    cd.case_id = cr->case_id;
+    cd.report = cr->report;
+    cd.whistle = d.whistle;
+    cd.lead_unit = (char *)d.lead->code;
+    cd.community = (char *)d.community->code;
+    for (size_t i = 0; i < d.n_departments; i++) depts[i] = (char *)d.departments[i]->code;
+    cd.departments = depts;
+    cd.n_departments = d.n_departments;
+    cd.checkin_deadline_ms = d.checkin_deadline_ms;
+    cd.resolve_deadline_ms = d.resolve_deadline_ms;
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED;
+    env.case_dispatched = &cd;
+    wh_log_debug("%s: %s whistle, lead %s, %zu department(s)", cr->case_id,
+                 wh_whistle_name(d.whistle), d.lead->code, d.n_departments);
+    int rc = wh_service_append(self->svc, txn, NULL, &env, NULL);
     if (rc) return rc;
-    wh_store_t *st = wh_service_store(self->svc);
-    uint8_t v[8];
-    wh_be64_put(v, seq);
-    return wh_store_put(st, txn, wh_store_dbi(st, "cases"), cr->case_id, strlen(cr->case_id), v,
-                        sizeof v);
+
+    /* the snapshot routing watches until tracking's first update arrives */
+    Whistle__V1__Case c = WHISTLE__V1__CASE__INIT;
+    Whistle__V1__Assignment as[WH_MATTER_MAX_DEPTS], *asp[WH_MATTER_MAX_DEPTS];
+    c.id = cr->case_id;
+    c.state = WHISTLE__V1__CASE_STATE__DISPATCHED;
+    c.whistle = d.whistle;
+    c.lead_unit = cd.lead_unit;
+    c.checkin_deadline_ms = d.checkin_deadline_ms;
+    c.resolve_deadline_ms = d.resolve_deadline_ms;
+    for (size_t i = 0; i < d.n_departments; i++) {
+        whistle__v1__assignment__init(&as[i]);
+        as[i].department = depts[i];
+        as[i].state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+        asp[i] = &as[i];
+    }
+    c.assignments = asp;
+    c.n_assignments = d.n_departments;
+    Whistle__V1__RoutingCase r = WHISTLE__V1__ROUTING_CASE__INIT;
+    r.case_ = &c;
+    return s_store(self, txn, &r, ROUTING_DUE_CHECKIN, d.checkin_deadline_ms);
 }
 
 static int s_apply_intake(void *arg, wh_service_t *svc, MDB_txn *txn,
@@ -68,11 +188,217 @@ static int s_apply_intake(void *arg, wh_service_t *svc, MDB_txn *txn,
     return s_apply_reported(arg, txn, env);
 }
 
+/* ---- tracking: what is still outstanding ---------------------------------------------------- */
+
+static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
+                            const Whistle__V1__Envelope *env)
+{
+    (void)svc;
+    routing_t *self = arg;
+    if (env->payload_case != WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED || !env->case_updated->case_)
+        return 0;
+    const Whistle__V1__CaseUpdated *u = env->case_updated;
+    Whistle__V1__RoutingCase *r = NULL;
+    int rc = s_load(self, txn, u->case_->id, &r);
+    if (rc == WH_ENOTFOUND) return 0; /* refused: nothing to watch */
+    if (rc) return rc;
+    /* keep the newer snapshot; keep our own view of the ladder */
+    Whistle__V1__Case *old = r->case_;
+    r->case_ = u->case_;
+    int kind = (int)r->due_kind;
+    int64_t due = r->due_ms;
+    int state = u->case_->state;
+    int action = u->entry ? u->entry->action : 0;
+    int64_t at = u->entry ? u->entry->at_ms : env->occurred_at_ms;
+    int whistle = u->case_->whistle ? u->case_->whistle : WHISTLE__V1__WHISTLE__QUICK;
+    if (state == WHISTLE__V1__CASE_STATE__CLOSED || state == WHISTLE__V1__CASE_STATE__REFUSED) {
+        due = 0;
+    } else if (state == WHISTLE__V1__CASE_STATE__REOPENED && action == WHISTLE__V1__ACTION__VERIFY) {
+        /* every department is back on it: a new check-in period starts */
+        kind = ROUTING_DUE_CHECKIN;
+        due = at + self->cat->whistles[whistle].checkin_ms;
+    } else if (action == WHISTLE__V1__ACTION__ASSIGN && kind == ROUTING_DUE_RESOLVE) {
+        kind = ROUTING_DUE_CHECKIN; /* a department was added: it must report for duty */
+        due = at + self->cat->whistles[whistle].checkin_ms;
+    } else if (state == WHISTLE__V1__CASE_STATE__RESOLVED) {
+        due = 0; /* awaiting the resident; reopening re-arms */
+    }
+    rc = s_store(self, txn, r, kind, due);
+    r->case_ = old;
+    whistle__v1__routing_case__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* ---- the deadline timer ---------------------------------------------------------------------- */
+
+static void s_arm(routing_t *self);
+
+/* Fires every deadline due by now, in one batch. */
+static void s_on_timer(uv_timer_t *h)
+{
+    routing_t *self = h->data;
+    self->armed_for = 0;
+    if (!wh_service_caught_up(self->svc, "tracking")) {
+        /* decide on tracking's latest word, not a stale one: wait until it is applied */
+        uv_timer_start(&self->timer, s_on_timer, 50, 0);
+        self->armed_for = 1;
+        return;
+    }
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_txn *txn = wh_service_txn(self->svc);
+    if (!txn) return;
+    int64_t now = wh_now_ms();
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, "deadlines"), &cur)) return;
+    char ids[ROUTING_FIRE_BATCH][72];
+    size_t n = 0;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0 && n < ROUTING_FIRE_BATCH && k.mv_size > 8 && k.mv_size < 72 &&
+           (int64_t)wh_be64_get(k.mv_data) <= now) {
+        memcpy(ids[n], (const char *)k.mv_data + 8, k.mv_size - 8);
+        ids[n++][k.mv_size - 8] = 0;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < n; i++) {
+        Whistle__V1__RoutingCase *r = NULL;
+        if (s_load(self, txn, ids[i], &r)) continue;
+        struct routing_step step;
+        int esc = routing_ladder_next(self->cat, r->case_, r->level, (int)r->due_kind, now, &step);
+        if (esc && s_log_escalation(self, txn, r->case_, &step, "routing", NULL, NULL)) {
+            whistle__v1__routing_case__free_unpacked(r, NULL);
+            return;
+        }
+        if (esc) s_note_escalation(r, &step);
+        s_store(self, txn, r, step.next_kind, step.next_due_ms);
+        whistle__v1__routing_case__free_unpacked(r, NULL);
+    }
+    /* the commit (uv_check, this loop turn) re-arms for what is left */
+}
+
+/* Sets the timer for the nearest deadline (after each commit and at start). */
+static void s_arm(routing_t *self)
+{
+    if (self->closing) return;
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_txn *txn;
+    if (mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn)) return;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int64_t due = 0;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, "deadlines"), &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size > 8)
+            due = (int64_t)wh_be64_get(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (due == self->armed_for) return;
+    uv_timer_stop(&self->timer);
+    self->armed_for = due;
+    if (!due) return;
+    int64_t wait = due - wh_now_ms();
+    uv_timer_start(&self->timer, s_on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+static void s_after_commit(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    s_arm(arg);
+}
+
+/* ---- manual escalation ------------------------------------------------------------------------ */
+
+static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                       const Whistle__V1__Escalate *e)
+{
+    wh_service_t *svc = self->svc;
+    struct wh_field_error fe;
+    if (wh_check_string(&fe, "escalate.case_id", e->case_id, 64, 1) ||
+        wh_check_string(&fe, "escalate.actor", e->actor, WH_MAX_CODE, 1) ||
+        wh_check_string(&fe, "escalate.reason", e->reason, WH_MAX_SHORT, 0)) {
+        wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
+    int to = e->to_whistle ? (int)e->to_whistle : WHISTLE__V1__WHISTLE__TOUGH;
+    if (to < WHISTLE__V1__WHISTLE__QUICK || to > WHISTLE__V1__WHISTLE__TOUGH) {
+        wh_service_error(svc, peer, WH_EFIELD, "escalate.to_whistle",
+                         "escalate.to_whistle must be QUICK, EMERGENCY or TOUGH", 0);
+        return;
+    }
+    Whistle__V1__RoutingCase *r = NULL;
+    int rc = s_load(self, txn, e->case_id, &r);
+    char msg[256];
+    if (rc == WH_ENOTFOUND) {
+        snprintf(msg, sizeof msg, "unknown case '%s' (or refused: nothing to escalate)", e->case_id);
+        wh_service_error(svc, peer, WH_ENOTFOUND, "escalate.case_id", msg, 0);
+        return;
+    }
+    if (rc) return;
+    Whistle__V1__Case *c = r->case_;
+    int state = c->state;
+    if (strcmp(e->actor, c->lead_unit) != 0) {
+        snprintf(msg, sizeof msg, "only the lead unit '%s' may blow or raise the whistle on %s",
+                 c->lead_unit, c->id);
+        wh_service_error(svc, peer, WH_EFORBIDDEN, "escalate.actor", msg, state);
+    } else if (state != WHISTLE__V1__CASE_STATE__DISPATCHED &&
+               state != WHISTLE__V1__CASE_STATE__IN_PROGRESS &&
+               state != WHISTLE__V1__CASE_STATE__REOPENED) {
+        snprintf(msg, sizeof msg, "case %s is %s; only an open case can be escalated", c->id,
+                 wh_state_name(state));
+        wh_service_error(svc, peer, WH_ESTATE, "escalate.case_id", msg, state);
+    } else if ((int)c->whistle == to) {
+        snprintf(msg, sizeof msg, "case %s is already on the %s whistle", c->id,
+                 wh_whistle_name(to));
+        wh_service_error(svc, peer, WH_ESTATE, "escalate.to_whistle", msg, state);
+    } else {
+        struct routing_step step;
+        memset(&step, 0, sizeof step);
+        step.escalate = 1;
+        step.step = "manual";
+        step.level = r->level;
+        snprintf(step.reason, sizeof step.reason, "%s raised the whistle to %s%s%s", e->actor,
+                 wh_whistle_name(to), e->reason && e->reason[0] ? ": " : "",
+                 e->reason ? e->reason : "");
+        routing_ladder_raise(self->cat, c, to, wh_now_ms(), &step);
+        Whistle__V1__CaseEscalated ev;
+        char *added[8];
+        if (s_log_escalation(self, txn, c, &step, e->actor, &ev, added) == 0) {
+            Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+            Whistle__V1__EscalateReply er = WHISTLE__V1__ESCALATE_REPLY__INIT;
+            er.escalated = &ev;
+            reply.body_case = WHISTLE__V1__REPLY__BODY_ESCALATE;
+            reply.escalate = &er;
+            wh_service_reply(svc, peer, &reply);
+            int any_notified = 0;
+            for (size_t i = 0; i < c->n_assignments; i++)
+                any_notified |= c->assignments[i]->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+            int kind = any_notified || step.n_added ? ROUTING_DUE_CHECKIN : ROUTING_DUE_RESOLVE;
+            s_note_escalation(r, &step);
+            s_store(self, txn, r, kind,
+                    kind == ROUTING_DUE_CHECKIN ? step.checkin_deadline_ms : step.resolve_deadline_ms);
+        }
+    }
+    whistle__v1__routing_case__free_unpacked(r, NULL);
+}
+
+static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                         const Whistle__V1__Request *req)
+{
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_ESCALATE)
+        s_escalate(arg, txn, peer, req->escalate);
+    else
+        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                         "routing serves Escalate, Replay and Ping", 0);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------------- */
+
 routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
     routing_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    static const char *const tables[] = {"cases", NULL};
+    static const char *const tables[] = {"cases", "deadlines", NULL};
     struct wh_service_config cfg = {
         .name = "routing",
         .data_dir = o->data_dir,
@@ -80,24 +406,39 @@ routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat)
         .events_endpoint = o->events,
         .tables = tables,
         .heartbeat_ms = o->heartbeat_ms,
+        .on_request = s_on_request,
+        .after_commit = s_after_commit,
         .arg = self,
     };
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
-    if (!self->svc ||
-        wh_service_follow(self->svc, "intake", o->upstream_api[WH_UP_INTAKE],
-                          o->upstream_events[WH_UP_INTAKE], s_apply_intake, self)) {
+    if (!self->svc) {
+        free(self);
+        return NULL;
+    }
+    uv_timer_init(wh_service_loop(self->svc), &self->timer);
+    self->timer.data = self;
+    if (wh_service_follow(self->svc, "intake", o->upstream_api[WH_UP_INTAKE],
+                          o->upstream_events[WH_UP_INTAKE], s_apply_intake, self) ||
+        wh_service_follow(self->svc, "tracking", o->upstream_api[WH_UP_TRACKING],
+                          o->upstream_events[WH_UP_TRACKING], s_apply_tracking, self)) {
         routing_destroy(&self);
         return NULL;
     }
+    s_arm(self); /* deadlines kept in LMDB survive restarts: re-arm for the nearest */
     return self;
 }
+
+static void s_noop_close(uv_handle_t *h) { (void)h; }
 
 void routing_destroy(routing_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    wh_service_destroy(&(*self_p)->svc);
-    free(*self_p);
+    routing_t *self = *self_p;
+    self->closing = 1;
+    if (self->svc) uv_close((uv_handle_t *)&self->timer, s_noop_close);
+    wh_service_destroy(&self->svc);
+    free(self);
     *self_p = NULL;
 }
 

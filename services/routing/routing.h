@@ -5,6 +5,7 @@
 #ifndef WHISTLE_ROUTING_H
 #define WHISTLE_ROUTING_H
 #include "whistle/catalog.h"
+#include "whistle/codec.h"
 #include "whistle/options.h"
 #include "whistle/service.h"
 
@@ -29,7 +30,36 @@ struct routing_decision {
 int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report *report,
                         int64_t at_ms, struct routing_decision *out);
 
-/* Binds o->api/o->events and follows intake at o->upstream_api/events[WH_UP_INTAKE]. */
+/* ---- ladder.c: escalation --------------------------------------------------------------- */
+
+enum { ROUTING_DUE_CHECKIN = 1, ROUTING_DUE_RESOLVE = 2 };
+
+/* One decision of the ladder. */
+struct routing_step {
+    int escalate;            /* 1: emit case.escalated */
+    const char *step;        /* remind | supervise | raise | manual */
+    char reason[256];
+    uint32_t level;          /* steps climbed, this one included */
+    int to_whistle;          /* the whistle after this step */
+    const struct wh_department *added[8]; /* district coordinators added */
+    size_t n_added;
+    int64_t checkin_deadline_ms; /* new deadlines; 0 = unchanged */
+    int64_t resolve_deadline_ms;
+    int next_kind;           /* ROUTING_DUE_*, 0 = no further deadline */
+    int64_t next_due_ms;
+};
+
+/* Decides what the expiry of a `kind` deadline at `now_ms` means for case `c` (tracking's latest
+ * snapshot) that has climbed `level` steps. Returns 1 to escalate, 0 not (out->next_* may still
+ * move the deadline). */
+int routing_ladder_next(const struct wh_catalog *cat, const Whistle__V1__Case *c, uint32_t level,
+                        int kind, int64_t now_ms, struct routing_step *out);
+/* Fills `out` for raising `c` to whistle `to` at `now_ms`: new deadlines and, for TOUGH, the
+ * district coordinators not already on the case. */
+void routing_ladder_raise(const struct wh_catalog *cat, const Whistle__V1__Case *c, int to,
+                          int64_t now_ms, struct routing_step *out);
+
+/* Binds o->api/o->events, follows intake (reports) and tracking (what is still outstanding). */
 routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat);
 void routing_destroy(routing_t **self_p);
 wh_service_t *routing_service(routing_t *self);

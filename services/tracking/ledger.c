@@ -68,6 +68,14 @@ int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c
     return s_index(st, txn, "idx_state", s, c->id);
 }
 
+int tracking_ledger_index_departments(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_assignments; i++)
+        rc = s_index(st, txn, "idx_dept", c->assignments[i]->department, c->id);
+    return rc;
+}
+
 int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, uint64_t n,
                                 const Whistle__V1__HistoryEntry *entry)
 {

@@ -90,10 +90,58 @@ static int s_open_case(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     return rc;
 }
 
+/* Routing climbed the ladder (or an operator raised the whistle): new whistle, deadlines and
+ * district coordinators on the case, and a history line saying which step and why. */
+static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelope *env)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    const Whistle__V1__CaseEscalated *ce = env->case_escalated;
+    Whistle__V1__Case *c = NULL;
+    int rc = tracking_ledger_get(st, txn, ce->case_id, &c);
+    if (rc == WH_ENOTFOUND) {
+        wh_log_warn("%s: escalation %s for an unknown case ignored", ce->case_id, env->event_id);
+        return 0;
+    }
+    if (rc) return rc;
+    int from = c->state;
+    if (from == WHISTLE__V1__CASE_STATE__CLOSED || from == WHISTLE__V1__CASE_STATE__REFUSED) {
+        /* decided on a snapshot older than the closing: nothing left to escalate */
+        whistle__v1__case__free_unpacked(c, NULL);
+        return 0;
+    }
+    if (ce->to_whistle) c->whistle = ce->to_whistle;
+    if (ce->checkin_deadline_ms) c->checkin_deadline_ms = ce->checkin_deadline_ms;
+    if (ce->resolve_deadline_ms) c->resolve_deadline_ms = ce->resolve_deadline_ms;
+    c->escalation_level = ce->level;
+    for (size_t i = 0; i < ce->n_added_departments && rc == 0; i++)
+        rc = tracking_machine_add_department(c, ce->added_departments[i], env->occurred_at_ms);
+    char note[512];
+    snprintf(note, sizeof note, "%s: %s", ce->step, ce->reason);
+    Whistle__V1__HistoryEntry entry = WHISTLE__V1__HISTORY_ENTRY__INIT;
+    entry.at_ms = env->occurred_at_ms;
+    entry.action = WHISTLE__V1__ACTION__ESCALATE;
+    entry.actor = ce->actor;
+    entry.from_state = from;
+    entry.to_state = c->state;
+    entry.note = note;
+    c->version++;
+    c->updated_at_ms = env->occurred_at_ms;
+    if (rc == 0) rc = tracking_ledger_put(st, txn, c, from);
+    if (rc == 0) rc = tracking_ledger_index_departments(st, txn, c);
+    if (rc == 0) rc = s_emit(self, txn, c, &entry);
+    if (rc == 0)
+        wh_log_info("%s: escalated (%s, level %u): %s", c->id, ce->step, ce->level, ce->reason);
+    whistle__v1__case__free_unpacked(c, NULL);
+    return rc;
+}
+
 static int s_apply_routing(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const Whistle__V1__Envelope *env)
 {
     (void)svc;
+    if (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_ESCALATED &&
+        env->case_escalated->case_id)
+        return s_escalated(arg, txn, env);
     if ((env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED &&
          env->case_dispatched->case_id) ||
         (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REFUSED &&
@@ -130,7 +178,9 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     if (rc) {
         wh_log_info("%s: %s refused: %s", c->id, wh_action_name(a->action), fe.message);
         wh_service_error(svc, peer, rc, fe.field, fe.message, c->state);
-    } else if (tracking_ledger_put(st, txn, c, old_state) == 0 && s_emit(self, txn, c, &entry) == 0) {
+    } else if (tracking_ledger_put(st, txn, c, old_state) == 0 &&
+               tracking_ledger_index_departments(st, txn, c) == 0 &&
+               s_emit(self, txn, c, &entry) == 0) {
         wh_log_info("%s: %s by %s: %s -> %s", c->id, wh_action_name(a->action), entry.actor,
                     wh_state_name(old_state), wh_state_name(c->state));
         Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;

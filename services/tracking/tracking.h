@@ -16,12 +16,17 @@ wh_service_t *tracking_service(tracking_t *self);
 
 /* ---- machine.c: the case state machine, the one place transitions are decided ---------- */
 
-/* Applies action `a` to case `c` at `now_ms`. On success updates `c` (state, assignments,
+/* Applies action `a` to case `c` at `now_ms`. `c` must be heap-owned as protobuf-c unpacks
+ * it: ASSIGN may add an assignment. On success updates `c` (state, assignments,
  * version, updated_at), fills `entry` (strings point into `a` or `c`) and returns 0. On refusal
  * leaves `c` unchanged and returns WH_ESTATE / WH_EFORBIDDEN / WH_EFIELD with `err` saying why
  * (err->field names the request field). */
 int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64_t now_ms,
                          Whistle__V1__HistoryEntry *entry, struct wh_field_error *err);
+
+/* Adds `dept` as a NOTIFIED assignment unless it is on the case already (escalation adds
+ * district coordinators this way). `c` must be heap-owned as protobuf-c unpacks it. */
+int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int64_t now_ms);
 
 /* ---- ledger.c: cases, history and indexes in tracking's LMDB ----------------------------- */
 
@@ -29,6 +34,8 @@ int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a,
 int tracking_ledger_get(wh_store_t *st, MDB_txn *txn, const char *id, Whistle__V1__Case **out);
 /* Writes `c` and keeps the indexes right; `old_state` is its state before (0 when new). */
 int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c, int old_state);
+/* Indexes every department of `c` (idempotent; for departments added after opening). */
+int tracking_ledger_index_departments(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c);
 /* Appends `entry` as line `n` (1-based) of the case's history. */
 int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, uint64_t n,
                                 const Whistle__V1__HistoryEntry *entry);

@@ -118,6 +118,109 @@ START_TEST(default_catalog_every_matter)
 }
 END_TEST
 
+START_TEST(operator_whistle_overrides)
+{
+    struct wh_catalog *cat = s_load("tests/data/catalog-small.json");
+    Whistle__V1__Report r = WHISTLE__V1__REPORT__INIT;
+    r.grid = "g1";
+    r.matter = "m1"; /* QUICK by default */
+    r.whistle = WHISTLE__V1__WHISTLE__EMERGENCY;
+    struct routing_decision d;
+    ck_assert_int_eq(routing_rules_route(cat, &r, 0, &d), 0);
+    ck_assert_int_eq(d.whistle, WHISTLE__V1__WHISTLE__EMERGENCY);
+    ck_assert_int_eq(d.checkin_deadline_ms, 30000); /* EMERGENCY's, not QUICK's */
+    ck_assert_str_eq(d.departments[0]->code, "cg");
+    wh_catalog_destroy(&cat);
+}
+END_TEST
+
+/* 社区事务准入: listed affairs pass; others need both authority and funding. */
+static const struct {
+    const char *affair, *authority, *funding;
+    int refused;
+    const char *field;
+} s_tasks[] = {
+    {"a1", "", "", 0, ""},
+    {"a3", "", "", 0, ""},
+    {"zz-survey", "", "", 1, "report.task.authority_ref"},
+    {"", "", "", 1, "report.task.authority_ref"},
+    {"zz-survey", "doc-2026-7", "", 1, "report.task.funding_ref"},
+    {"zz-survey", "", "budget-12", 1, "report.task.authority_ref"},
+    {"zz-survey", "doc-2026-7", "budget-12", 0, ""},
+    {"", "doc-2026-7", "budget-12", 0, ""},
+};
+
+START_TEST(admission_list)
+{
+    struct wh_catalog *cat = s_load("tests/data/catalog-small.json");
+    Whistle__V1__Report r = WHISTLE__V1__REPORT__INIT;
+    Whistle__V1__CommunityTask t = WHISTLE__V1__COMMUNITY_TASK__INIT;
+    r.grid = "g3";
+    r.matter = "";
+    t.affair = (char *)s_tasks[_i].affair;
+    t.authority_ref = (char *)s_tasks[_i].authority;
+    t.funding_ref = (char *)s_tasks[_i].funding;
+    t.issuer = "mz";
+    r.task = &t;
+    struct routing_decision d;
+    ck_assert_int_eq(routing_rules_route(cat, &r, 0, &d), s_tasks[_i].refused);
+    if (s_tasks[_i].refused) {
+        ck_assert_str_eq(d.field, s_tasks[_i].field);
+        ck_assert_ptr_nonnull(strstr(d.reason, "权随责走、费随事转"));
+        if (!s_tasks[_i].authority[0] && !s_tasks[_i].funding[0])
+            ck_assert_ptr_nonnull(strstr(d.reason, "authority_ref and no funding_ref"));
+    } else {
+        ck_assert_str_eq(d.lead->code, "south");
+        ck_assert_uint_eq(d.n_departments, 0);
+    }
+    wh_catalog_destroy(&cat);
+}
+END_TEST
+
+/* Rules are data: a new department and matter in the file route with no code change. */
+START_TEST(alternative_catalog)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(WHISTLE_SOURCE_DIR "/tests/data/catalog-small.json", 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    json_array_append_new(json_object_get(root, "departments"),
+                          json_pack("{s:s, s:s}", "code", "lyj", "name", "林业局"));
+    json_array_append_new(json_object_get(root, "matters"),
+                          json_pack("{s:s, s:s, s:s, s:[s,s]}", "code", "m9", "name", "毁林",
+                                    "whistle", "TOUGH", "departments", "lyj", "cg"));
+    json_object_set_new(json_object_get(json_object_get(root, "whistles"), "TOUGH"), "checkin_ms",
+                        json_integer(777));
+    char *dir = wh_test_tmpdir(), path[256];
+    snprintf(path, sizeof path, "%s/alt.json", dir);
+    ck_assert_int_eq(json_dump_file(root, path, JSON_INDENT(2)), 0);
+    char err[256];
+    struct wh_catalog *cat = wh_catalog_load(path, err, sizeof err);
+    ck_assert_msg(cat != NULL, "%s", err);
+    Whistle__V1__Report r = WHISTLE__V1__REPORT__INIT;
+    r.grid = "g2";
+    r.matter = "m9";
+    struct routing_decision d;
+    ck_assert_int_eq(routing_rules_route(cat, &r, 1, &d), 0);
+    ck_assert_int_eq(d.whistle, WHISTLE__V1__WHISTLE__TOUGH);
+    ck_assert_str_eq(d.departments[0]->code, "lyj");
+    ck_assert_int_eq(d.checkin_deadline_ms, 778);
+    wh_catalog_destroy(&cat);
+    /* and one that names an unknown department is refused with its line */
+    json_array_append_new(json_object_get(root, "matters"),
+                          json_pack("{s:s, s:s, s:s, s:[s]}", "code", "m10", "name", "x",
+                                    "whistle", "QUICK", "departments", "ghost"));
+    ck_assert_int_eq(json_dump_file(root, path, JSON_INDENT(2)), 0);
+    ck_assert_ptr_null(wh_catalog_load(path, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "unknown department 'ghost'"));
+    ck_assert_msg(strstr(err, "alt.json:") && err[strlen(path)] == ':' &&
+                      err[strlen(path) + 1] >= '1' && err[strlen(path) + 1] <= '9',
+                  "error has the line: %s", err);
+    json_decref(root);
+    wh_test_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("routing rules");
@@ -125,6 +228,9 @@ int main(void)
     tcase_add_loop_test(tc, small_catalog_table, 0, (int)(sizeof s_small / sizeof s_small[0]));
     tcase_add_test(tc, refuses_unknown_codes);
     tcase_add_test(tc, default_catalog_every_matter);
+    tcase_add_test(tc, operator_whistle_overrides);
+    tcase_add_loop_test(tc, admission_list, 0, (int)(sizeof s_tasks / sizeof s_tasks[0]));
+    tcase_add_test(tc, alternative_catalog);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

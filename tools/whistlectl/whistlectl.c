@@ -3,6 +3,7 @@
  *
  * Exit status: 0 done, 1 refused by the service (one line on stderr says why), 2 usage,
  * 3 no answer (service down or unreachable). */
+#include "whistle/catalog.h"
 #include "whistle/client.h"
 #include "whistle/clock.h"
 #include "whistle/codec.h"
@@ -37,12 +38,24 @@ static void s_usage(FILE *out)
             "Commands:\n"
             "  ping [SERVICE...]                    health and log head of each service\n"
             "  report --grid G --matter M --description TEXT --reporter WHO\n"
-            "         [--location L] [--source S] [--key IDEMPOTENCY_KEY]\n"
+            "         [--location L] [--source S] [--key IDEMPOTENCY_KEY] [--whistle W]\n"
+            "         [--affair A | --authority REF --funding REF] --issuer WHO\n"
+            "                                       (--affair/--authority: a task handed down to\n"
+            "                                       the grid's community, 社区事务准入)\n"
             "                                       report a problem; prints the case id\n"
             "  checkin CASE --dept D [--note N]     a department reports for duty (报到)\n"
             "  progress CASE --dept D [--note N]    a department logs progress\n"
             "  complete CASE --dept D [--note N]    a department has done its part\n"
             "  resolve CASE --as UNIT [--note N]    the lead unit declares the case solved\n"
+            "  return CASE --dept D --reason R      a department sends its order back (退单), once\n"
+            "  assign CASE --as UNIT --dept D [--from DEPT]\n"
+            "                                       the lead adds a department, rejects a return,\n"
+            "                                       or moves DEPT's returned order to D\n"
+            "  release CASE --dept D                a department asks to leave (refused while the\n"
+            "                                       case is open: 事不完、人不撤)\n"
+            "  escalate CASE --as UNIT [--whistle QUICK|EMERGENCY|TOUGH] [--reason R]\n"
+            "                                       the lead township raises the whistle by hand\n"
+            "  catalog check FILE                   validate a catalog and print its summary\n"
             "  verify CASE --as REPORTER --satisfied|--unsatisfied [--note N]\n"
             "                                       the reporter verifies (群众验单)\n"
             "  show CASE                            state, assignments and full history\n"
@@ -178,8 +191,11 @@ static int s_report(int argc, char **argv)
                                    {"description", 1, 0, 'd'}, {"reporter", 1, 0, 'r'},
                                    {"location", 1, 0, 'l'}, {"source", 1, 0, 's'},
                                    {"key", 1, 0, 'k'},      {"help", 0, 0, 'h'},
-                                   {0, 0, 0, 0}};
+                                   {"whistle", 1, 0, 'w'},  {"affair", 1, 0, 'a'},
+                                   {"authority", 1, 0, 'A'}, {"funding", 1, 0, 'F'},
+                                   {"issuer", 1, 0, 'I'},   {0, 0, 0, 0}};
     int c;
+    Whistle__V1__CommunityTask task = WHISTLE__V1__COMMUNITY_TASK__INIT;
     sr.idempotency_key = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -190,6 +206,16 @@ static int s_report(int argc, char **argv)
         case 'l': rep.location = optarg; break;
         case 's': rep.source = optarg; break;
         case 'k': sr.idempotency_key = optarg; break;
+        case 'w':
+            if (!(rep.whistle = wh_whistle_parse(optarg))) {
+                fprintf(stderr, "whistlectl: --whistle must be QUICK, EMERGENCY or TOUGH\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a': task.affair = optarg; rep.task = &task; break;
+        case 'A': task.authority_ref = optarg; rep.task = &task; break;
+        case 'F': task.funding_ref = optarg; rep.task = &task; break;
+        case 'I': task.issuer = optarg; rep.task = &task; break;
         case 'h': s_usage(stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -239,7 +265,8 @@ static int s_action(int action, int argc, char **argv)
 {
     Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
     static struct option opts[] = {{"dept", 1, 0, 'd'},      {"as", 1, 0, 'a'},
-                                   {"note", 1, 0, 'n'},      {"satisfied", 0, 0, 's'},
+                                   {"note", 1, 0, 'n'},      {"reason", 1, 0, 'n'},
+                                   {"from", 1, 0, 'f'},      {"satisfied", 0, 0, 's'},
                                    {"unsatisfied", 0, 0, 'u'}, {"help", 0, 0, 'h'},
                                    {0, 0, 0, 0}};
     int c, verdict = -1;
@@ -248,6 +275,7 @@ static int s_action(int action, int argc, char **argv)
         case 'd': a.department = optarg; break;
         case 'a': a.actor = optarg; break;
         case 'n': a.note = optarg; break;
+        case 'f': a.from_department = optarg; break;
         case 's': verdict = 1; break;
         case 'u': verdict = 0; break;
         case 'h': s_usage(stdout); return 0;
@@ -361,6 +389,97 @@ static int s_list(int argc, char **argv)
         if (lr->next_after[0]) printf("(more: --after %s)\n", lr->next_after);
     }
     whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_escalate(int argc, char **argv)
+{
+    Whistle__V1__Escalate e = WHISTLE__V1__ESCALATE__INIT;
+    static struct option opts[] = {{"as", 1, 0, 'a'}, {"whistle", 1, 0, 'w'}, {"reason", 1, 0, 'r'},
+                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': e.actor = optarg; break;
+        case 'w':
+            if (!(e.to_whistle = wh_whistle_parse(optarg))) {
+                fprintf(stderr, "whistlectl: --whistle must be QUICK, EMERGENCY or TOUGH\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r': e.reason = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc || !e.actor[0]) {
+        fprintf(stderr, "whistlectl: escalate needs a CASE id and --as UNIT\n");
+        return EXIT_USAGE;
+    }
+    e.case_id = argv[optind];
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_ESCALATE;
+    req.escalate = &e;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_ROUTING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__CaseEscalated *ev = r->escalate->escalated;
+    if (g.json) {
+        s_print_json(&ev->base);
+    } else {
+        printf("%s %s -> %s", ev->case_id, wh_whistle_name(ev->from_whistle),
+               wh_whistle_name(ev->to_whistle));
+        for (size_t i = 0; i < ev->n_added_departments; i++)
+            printf("%s%s", i ? ", " : " (added ", ev->added_departments[i]);
+        printf("%s\n", ev->n_added_departments ? ")" : "");
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_catalog(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "check") != 0) {
+        fprintf(stderr, "whistlectl: usage: catalog check FILE\n");
+        return EXIT_USAGE;
+    }
+    char err[512];
+    struct wh_catalog *cat = wh_catalog_load(argv[2], err, sizeof err);
+    if (!cat) {
+        fprintf(stderr, "whistlectl: catalog refused: %s\n", err);
+        return EXIT_REFUSED;
+    }
+    size_t streets = 0, per[4] = {0};
+    for (size_t i = 0; i < cat->n_units; i++) streets += cat->units[i].street;
+    for (size_t i = 0; i < cat->n_matters; i++) per[cat->matters[i].whistle]++;
+    if (g.json) {
+        printf("{\"district\":\"%s\",\"units\":%zu,\"townships\":%zu,\"streets\":%zu,"
+               "\"communities\":%zu,\"grids\":%zu,\"departments\":%zu,\"matters\":%zu,"
+               "\"quick\":%zu,\"emergency\":%zu,\"tough\":%zu,\"admitted_affairs\":%zu}\n",
+               cat->district_code, cat->n_units, cat->n_units - streets, streets,
+               cat->n_communities, cat->n_grids, cat->n_departments, cat->n_matters, per[1], per[2],
+               per[3], cat->n_affairs);
+    } else {
+        printf("%s: ok\n", argv[2]);
+        printf("district     %s (%s)\n", cat->district_name, cat->district_code);
+        printf("units        %zu (%zu townships, %zu streets)\n", cat->n_units,
+               cat->n_units - streets, streets);
+        printf("communities  %zu\ngrids        %zu\ndepartments  %zu\n", cat->n_communities,
+               cat->n_grids, cat->n_departments);
+        printf("matters      %zu (QUICK %zu, EMERGENCY %zu, TOUGH %zu)\n", cat->n_matters, per[1],
+               per[2], per[3]);
+        printf("admitted community affairs  %zu\n", cat->n_affairs);
+        for (int w = 1; w <= 3; w++)
+            printf("%-9s %s: check in within %lld s, resolve within %lld s\n",
+                   wh_whistle_name(w), cat->whistles[w].name,
+                   (long long)(cat->whistles[w].checkin_ms / 1000),
+                   (long long)(cat->whistles[w].resolve_ms / 1000));
+        printf("ladder      ");
+        for (size_t i = 0; i < cat->n_escalation; i++)
+            printf("%s%s", i ? " -> " : " ", cat->escalation[i]);
+        printf("\n");
+    }
+    wh_catalog_destroy(&cat);
     return 0;
 }
 
@@ -542,6 +661,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "complete") == 0) return s_action(WHISTLE__V1__ACTION__COMPLETE, cargc, cargv);
     if (strcmp(cmd, "resolve") == 0) return s_action(WHISTLE__V1__ACTION__RESOLVE, cargc, cargv);
     if (strcmp(cmd, "verify") == 0) return s_action(WHISTLE__V1__ACTION__VERIFY, cargc, cargv);
+    if (strcmp(cmd, "return") == 0) return s_action(WHISTLE__V1__ACTION__RETURN, cargc, cargv);
+    if (strcmp(cmd, "assign") == 0) return s_action(WHISTLE__V1__ACTION__ASSIGN, cargc, cargv);
+    if (strcmp(cmd, "release") == 0) return s_action(WHISTLE__V1__ACTION__RELEASE, cargc, cargv);
+    if (strcmp(cmd, "escalate") == 0) return s_escalate(cargc, cargv);
+    if (strcmp(cmd, "catalog") == 0) return s_catalog(cargc, cargv);
     if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
     if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
     if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);

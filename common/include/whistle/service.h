@@ -44,6 +44,7 @@ struct wh_service_config {
     const char *const *tables;  /* the service's own tables, NULL-terminated */
     int heartbeat_ms;           /* 0: 1000 */
     wh_request_fn on_request;   /* requests other than Ping and Replay */
+    void (*after_commit)(void *arg, wh_service_t *svc); /* after each durable commit; NULL ok */
     void *arg;
 };
 
@@ -57,6 +58,10 @@ void wh_service_destroy(wh_service_t **self_p);
  * exactly once, in order, in the batch that stores the cursor. Call before run. */
 int wh_service_follow(wh_service_t *self, const char *upstream, const char *api_endpoint,
                       const char *events_endpoint, wh_apply_fn apply, void *arg);
+
+/* 1 when the follower of `upstream` has applied everything its upstream announced and has no
+ * replay in flight: decisions taken now rest on an up-to-date view. */
+int wh_service_caught_up(const wh_service_t *self, const char *upstream);
 
 /* Runs until SIGTERM/SIGINT or wh_service_stop. 0 on a clean stop. */
 int wh_service_run(wh_service_t *self);
