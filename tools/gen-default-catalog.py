@@ -109,6 +109,10 @@ MATTERS = [
     ("违法占用耕地", "TOUGH", ["zrzy", "cg", "ga"]),
 ]
 
+# Matters the community itself leads (mediation at the doorstep); the rest are led by the
+# township or street of the grid, the "1" of 1+N.
+COMMUNITY_LED = {"物业纠纷", "邻里矛盾纠纷"}
+
 # 社区工作事项准入清单; codes a01.. in this order.
 COMMUNITY_AFFAIRS = [
     "居民信息登记",
@@ -232,7 +236,8 @@ def build():
         "departments": [{"code": c, "name": n} for c, n in DEPARTMENTS],
         "district_coordinators": DISTRICT_COORDINATORS,
         "matters": [
-            {"code": "m%02d" % i, "name": n, "whistle": w, "departments": d}
+            {"code": "m%02d" % i, "name": n, "whistle": w,
+             "lead": "community" if n in COMMUNITY_LED else "unit", "departments": d}
             for i, (n, w, d) in enumerate(MATTERS, 1)
         ],
         "community_affairs": [

@@ -228,6 +228,14 @@ static int s_load_matters(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
         m->whistle = wh_whistle_parse(w);
         if (!m->whistle || strcmp(wh_whistle_name(m->whistle), w) != 0)
             return s_fail(c, "%s.whistle: '%s' is not QUICK, EMERGENCY or TOUGH", path, w);
+        json_t *lead = json_object_get(o, "lead");
+        if (lead) {
+            const char *l = json_string_value(lead);
+            if (!l || (strcmp(l, "unit") != 0 && strcmp(l, "community") != 0))
+                return s_fail(c, "%s.lead: must be \"unit\" (the township or street) or "
+                                 "\"community\"", path);
+            m->lead_community = strcmp(l, "community") == 0;
+        }
         json_t *ds = json_object_get(o, "departments");
         if (!json_is_array(ds) || json_array_size(ds) == 0)
             return s_fail(c, "%s.departments: a non-empty array is required", path);

@@ -142,7 +142,7 @@ static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__En
     cd.case_id = cr->case_id;
     cd.report = cr->report;
     cd.whistle = d.whistle;
-    cd.lead_unit = (char *)d.lead->code;
+    cd.lead_unit = (char *)d.lead_code;
     cd.community = (char *)d.community->code;
     for (size_t i = 0; i < d.n_departments; i++) depts[i] = (char *)d.departments[i]->code;
     cd.departments = depts;
@@ -152,7 +152,7 @@ static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__En
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED;
     env.case_dispatched = &cd;
     wh_log_debug("%s: %s whistle, lead %s, %zu department(s)", cr->case_id,
-                 wh_whistle_name(d.whistle), d.lead->code, d.n_departments);
+                 wh_whistle_name(d.whistle), d.lead_code, d.n_departments);
     int rc = wh_service_append(self->svc, txn, NULL, &env, NULL);
     if (rc) return rc;
 

@@ -17,7 +17,9 @@ struct routing_decision {
     char field[64];                     /* when refused: the field at fault */
     char reason[256];                   /* when refused: why, in one line */
     int whistle;                        /* WHISTLE__V1__WHISTLE__* */
-    const struct wh_unit *lead;         /* the "1" */
+    const struct wh_unit *lead;         /* the township or street of the grid */
+    const char *lead_code;              /* who leads (the "1"): that unit, or the community
+                                           for a matter the catalog gives to communities */
     const struct wh_community *community;
     const struct wh_department *departments[WH_MATTER_MAX_DEPTS]; /* the "N" */
     size_t n_departments;

@@ -33,6 +33,7 @@ static int s_task(const struct wh_catalog *cat, const struct wh_grid *grid,
     out->whistle = WHISTLE__V1__WHISTLE__QUICK;
     out->community = grid->community;
     out->lead = grid->community->unit;
+    out->lead_code = out->lead->code;
     out->checkin_deadline_ms = at_ms + cat->whistles[out->whistle].checkin_ms;
     out->resolve_deadline_ms = at_ms + cat->whistles[out->whistle].resolve_ms;
     return 0;
@@ -61,6 +62,7 @@ int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report 
                        : matter->whistle;
     out->community = grid->community;
     out->lead = grid->community->unit;
+    out->lead_code = matter->lead_community ? grid->community->code : out->lead->code;
     for (size_t i = 0; i < matter->n_departments; i++)
         out->departments[out->n_departments++] = matter->departments[i];
     const struct wh_whistle_rule *rule = &cat->whistles[out->whistle];

@@ -35,8 +35,10 @@ static int s_emit(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
 static int s_open_case(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelope *env)
 {
     wh_store_t *st = wh_service_store(self->svc);
-    const Whistle__V1__CaseDispatched *cd = env->case_dispatched;
-    const Whistle__V1__CaseRefused *cf = env->case_refused;
+    /* payload is a oneof: the members share one pointer, so pick by payload_case */
+    int dispatched = env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED;
+    const Whistle__V1__CaseDispatched *cd = dispatched ? env->case_dispatched : NULL;
+    const Whistle__V1__CaseRefused *cf = dispatched ? NULL : env->case_refused;
     const char *id = cd ? cd->case_id : cf->case_id;
     Whistle__V1__Case *existing = NULL;
     if (tracking_ledger_get(st, txn, id, &existing) == 0) {

@@ -82,6 +82,52 @@ def main():
         part = ctl("--json", "tail", "dept/cgj/", "--from", "3", "--count", "2").stdout.splitlines()
         assert [json.loads(l)["seq"] for l in part] == [3, 4]
         ctl("tail", "dept/cg", rc=2)   # topics end with '/'
+        # an operator blows a whistle by hand, and raises one
+        e = ctl("report", "--grid", "g1", "--matter", "m1", "--description", "x", "--reporter",
+                "r1", "--whistle", "emergency").stdout.strip()
+        c.wait(lambda: c.get_case(e).WhichOneof("body") == "get_case", what="dispatch")
+        assert json.loads(ctl("--json", "show", e).stdout)["case"]["whistle"] == "EMERGENCY"
+        r = ctl("escalate", e, "--as", "south", rc=1)
+        assert "escalate.actor" in r.stderr
+        out = ctl("escalate", e, "--as", "north", "--reason", "spreading").stdout
+        assert out.strip() == "%s EMERGENCY -> TOUGH (added dcs)" % e, out
+        c.wait(lambda: "dcs" in ctl("show", e).stdout, what="coordinator on the case")
+        # 1+N: return with a reason, moved by the lead; release refused
+        ctl("return", e, "--dept", "cg", rc=1)
+        ctl("return", e, "--dept", "cg", "--reason", "not ours")
+        ctl("assign", e, "--as", "south", "--dept", "scjg", "--from", "cg", rc=1)
+        ctl("assign", e, "--as", "north", "--dept", "scjg", "--from", "cg")
+        r = ctl("release", e, "--dept", "scjg", rc=1)
+        assert "事不完、人不撤" in r.stderr, r.stderr
+        shown = json.loads(ctl("--json", "show", e).stdout)
+        st = {a["department"]: a["state"] for a in shown["case"]["assignments"]}
+        assert st == {"cg": "RELEASED", "dcs": "NOTIFIED", "scjg": "NOTIFIED"}, st
+        # 社区事务准入: a listed affair is admitted, an unlisted one without funding refused
+        t1 = ctl("report", "--grid", "g3", "--description", "census", "--reporter", "mz-1",
+                 "--affair", "a1", "--issuer", "mz").stdout.strip()
+        t2 = ctl("report", "--grid", "g3", "--description", "survey", "--reporter", "mz-1",
+                 "--affair", "zz", "--authority", "doc-7", "--issuer", "mz").stdout.strip()
+        c.wait(lambda: c.get_case(t2).WhichOneof("body") == "get_case", what="task routed")
+        assert json.loads(ctl("--json", "show", t1).stdout)["case"]["state"] == "DISPATCHED"
+        refused = json.loads(ctl("--json", "show", t2).stdout)
+        assert refused["case"]["state"] == "REFUSED"
+        assert "report.task.funding_ref" in refused["history"][0]["note"], refused
+        # catalog check
+        out = ctl("catalog", "check", os.path.join(c.catalog)).stdout
+        assert "units        2 (1 townships, 1 streets)" in out, out
+        summary = json.loads(ctl("--json", "catalog", "check", os.path.join(
+            os.path.dirname(c.catalog), "..", "..", "deploy/catalog/default.json")).stdout)
+        assert (summary["townships"], summary["streets"], summary["communities"],
+                summary["grids"], summary["matters"], summary["admitted_affairs"]) == \
+            (3, 6, 33, 384, 33, 54), summary
+        bad = os.path.join(c.tmp, "bad.json")
+        with open(c.catalog, encoding="utf-8") as f:
+            text = f.read().replace('"departments": ["yjgl"]', '"departments": ["ghost"]', 1)
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write(text)
+        r = ctl("catalog", "check", bad, rc=1)
+        line = [i for i, l in enumerate(text.splitlines(), 1) if '"ghost"' in l][0]
+        assert "bad.json:%d: " % line in r.stderr and "ghost" in r.stderr, r.stderr
         print("cli: every command, exit codes and tail replay behave")
         print("1 passed, 0 failed")
     except BaseException:

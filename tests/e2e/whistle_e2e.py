@@ -19,7 +19,8 @@ SOURCE_DIR = os.environ.get("WHISTLE_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY_DIR = os.environ.get("WHISTLE_BINARY_DIR") or os.path.join(SOURCE_DIR, "build")
 SERVICES = ["intake", "routing", "tracking", "notification"]
-UPSTREAM = {"routing": "intake", "tracking": "routing", "notification": "tracking"}
+UPSTREAM = {"routing": ["intake", "tracking"], "tracking": ["routing"],
+            "notification": ["tracking"]}
 
 
 def load_pb2(tmp):
@@ -56,8 +57,7 @@ class Cluster:
                 "--data", os.path.join(self.tmp, name), "--catalog", self.catalog,
                 "--api", self.api(name), "--events", self.events(name),
                 "--heartbeat-ms", str(self.heartbeat_ms), "--log-level", "warn"]
-        up = UPSTREAM.get(name)
-        if up:
+        for up in UPSTREAM.get(name, []):
             args += ["--%s-api" % up, self.api(up), "--%s-events" % up, self.events(up)]
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)

@@ -147,6 +147,38 @@ START_TEST(refuses_bad_fields)
 }
 END_TEST
 
+START_TEST(community_task_fields)
+{
+    Whistle__V1__SubmitReport sr;
+    Whistle__V1__Report rep;
+    Whistle__V1__CommunityTask t = WHISTLE__V1__COMMUNITY_TASK__INIT;
+    s_good(&sr, &rep, "task-1");
+    rep.matter = ""; /* a task needs no matter */
+    rep.task = &t;
+    t.affair = "a1";
+    Whistle__V1__Reply *r = s_submit(&sr);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_str_eq(r->error->field, "report.task.issuer");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    t.issuer = "mz";
+    r = s_submit(&sr);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    /* without a task, the matter is required again; an out-of-range whistle is refused */
+    s_good(&sr, &rep, "task-2");
+    rep.matter = "";
+    r = s_submit(&sr);
+    ck_assert_str_eq(r->error->field, "report.matter");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    s_good(&sr, &rep, "task-3");
+    rep.whistle = 9;
+    r = s_submit(&sr);
+    ck_assert_str_eq(r->error->field, "report.whistle");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    ck_assert_uint_eq(s_head(), 1);
+}
+END_TEST
+
 START_TEST(description_too_long)
 {
     static char big[WH_MAX_DESCRIPTION + 2];
@@ -284,6 +316,7 @@ int main(void)
     tcase_add_test(tc, accepts_and_deduplicates);
     tcase_add_loop_test(tc, refuses_bad_fields, 0, (int)(sizeof s_bad / sizeof s_bad[0]));
     tcase_add_test(tc, description_too_long);
+    tcase_add_test(tc, community_task_fields);
     tcase_add_test(tc, truncated_and_garbage);
     tcase_add_test(tc, oversized);
     tcase_add_test(tc, unsupported_and_empty);

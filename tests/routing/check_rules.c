@@ -40,6 +40,7 @@ START_TEST(small_catalog_table)
     ck_assert_int_eq(routing_rules_route(cat, &r, 1000, &d), 0);
     ck_assert_int_eq(d.whistle, s_small[_i].whistle);
     ck_assert_str_eq(d.lead->code, s_small[_i].lead);
+    ck_assert_str_eq(d.lead_code, s_small[_i].lead);
     char got[128] = "";
     for (size_t k = 0; k < d.n_departments; k++) {
         if (k) strcat(got, " ");
@@ -95,6 +96,11 @@ START_TEST(default_catalog_every_matter)
         for (size_t k = 0; k < d.n_departments; k++)
             ck_assert_str_eq(d.departments[k]->code, json_string_value(json_array_get(ds, k)));
         ck_assert_int_eq(d.checkin_deadline_ms, cat->whistles[d.whistle].checkin_ms);
+        /* the "1": the township or street of the grid, or its community when the matter says */
+        const char *lead = json_string_value(json_object_get(m, "lead"));
+        ck_assert_ptr_nonnull(lead);
+        ck_assert_str_eq(d.lead_code, strcmp(lead, "community") == 0 ? d.community->code
+                                                                      : d.lead->code);
         per_whistle[d.whistle]++;
     }
     /* the seed's three whistles are all in use */

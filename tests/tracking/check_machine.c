@@ -181,6 +181,102 @@ START_TEST(reopen_puts_every_department_back)
 }
 END_TEST
 
+/* A heap-owned copy (as tracking holds cases), so that ASSIGN may add to it. */
+static Whistle__V1__Case *s_heap(int state, int cg, int scjg)
+{
+    struct s_case s;
+    s_make(&s, state, cg, scjg);
+    size_t len;
+    uint8_t *buf = wh_pack(&s.c.base, &len);
+    Whistle__V1__Case *c = whistle__v1__case__unpack(NULL, len, buf);
+    free(buf);
+    return c;
+}
+
+static int s_act(Whistle__V1__Case *c, int action, const char *actor, const char *dept,
+                 const char *note, const char *from, struct wh_field_error *err)
+{
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = action;
+    a.actor = (char *)actor;
+    a.department = (char *)dept;
+    a.note = (char *)note;
+    a.from_department = (char *)from;
+    Whistle__V1__HistoryEntry e;
+    return tracking_machine_act(c, &a, 100, &e, err);
+}
+
+static int s_dept_state(const Whistle__V1__Case *c, const char *dept)
+{
+    for (size_t i = 0; i < c->n_assignments; i++)
+        if (strcmp(c->assignments[i]->department, dept) == 0) return c->assignments[i]->state;
+    return -1;
+}
+
+/* 1+N: a return once with a reason; the lead rejects it or moves the order; no second
+ * return and no release while the case is open (事不完、人不撤). */
+START_TEST(return_assign_release)
+{
+    struct wh_field_error err;
+    Whistle__V1__Case *c = s_heap(ST(DISPATCHED), AS(NOTIFIED), AS(NOTIFIED));
+    ck_assert_int_eq(s_act(c, AC(RETURN), "cg", "cg", "", "", &err), WH_EFIELD);
+    ck_assert_str_eq(err.field, "case_action.note");
+    ck_assert_int_eq(s_act(c, AC(RETURN), "cg", "cg", "not ours", "", &err), 0);
+    ck_assert_int_eq(s_dept_state(c, "cg"), AS(RETURNED));
+    ck_assert_int_eq(s_act(c, AC(CHECKIN), "cg", "cg", "", "", &err), WH_ESTATE);
+    /* only the lead assigns */
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "south", "cg", "", "", &err), WH_EFORBIDDEN);
+    /* the lead rejects the return: cg is back on it, and may not return again */
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "north", "cg", "", "", &err), 0);
+    ck_assert_int_eq(s_dept_state(c, "cg"), AS(NOTIFIED));
+    ck_assert_int_eq(s_act(c, AC(RETURN), "cg", "cg", "still not ours", "", &err), WH_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "second return"));
+    /* scjg returns; the lead moves its order to yjgl */
+    ck_assert_int_eq(s_act(c, AC(RETURN), "scjg", "scjg", "wrong office", "", &err), 0);
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "north", "yjgl", "", "cg", &err), WH_ESTATE);
+    ck_assert_str_eq(err.field, "case_action.from_department");
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "north", "yjgl", "", "scjg", &err), 0);
+    ck_assert_int_eq(s_dept_state(c, "scjg"), AS(RELEASED));
+    ck_assert_int_eq(s_dept_state(c, "yjgl"), AS(NOTIFIED));
+    ck_assert_uint_eq(c->n_assignments, 3);
+    /* a department already on the case cannot be assigned twice */
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "north", "yjgl", "", "", &err), WH_ESTATE);
+    /* the lead adds another department */
+    ck_assert_int_eq(s_act(c, AC(ASSIGN), "north", "cgj", "", "", &err), 0);
+    ck_assert_uint_eq(c->n_assignments, 4);
+    /* nobody leaves an open case */
+    ck_assert_int_eq(s_act(c, AC(RELEASE), "cg", "cg", "", "", &err), WH_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "事不完、人不撤"));
+    /* resolving needs every department done; the released one does not count */
+    const char *on[] = {"cg", "yjgl", "cgj"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(s_act(c, AC(CHECKIN), on[i], on[i], "", "", &err), 0);
+        ck_assert_int_eq(s_act(c, AC(COMPLETE), on[i], on[i], "", "", &err), 0);
+    }
+    ck_assert_int_eq(s_act(c, AC(RESOLVE), "north", "", "", "", &err), 0);
+    ck_assert_int_eq(c->state, ST(RESOLVED));
+    /* a reopen puts back every department but the released one */
+    Whistle__V1__CaseAction v = WHISTLE__V1__CASE_ACTION__INIT;
+    v.case_id = c->id;
+    v.action = AC(VERIFY);
+    v.actor = "r1";
+    Whistle__V1__HistoryEntry e;
+    ck_assert_int_eq(tracking_machine_act(c, &v, 200, &e, &err), 0);
+    ck_assert_int_eq(s_dept_state(c, "scjg"), AS(RELEASED));
+    ck_assert_int_eq(s_dept_state(c, "cgj"), AS(NOTIFIED));
+    /* what was added survives the wire (and is freed by free_unpacked under ASan) */
+    size_t len;
+    uint8_t *buf = wh_pack(&c->base, &len);
+    Whistle__V1__Case *back = whistle__v1__case__unpack(NULL, len, buf);
+    ck_assert_uint_eq(back->n_assignments, 4);
+    ck_assert_str_eq(back->assignments[1]->return_reason, "wrong office");
+    whistle__v1__case__free_unpacked(back, NULL);
+    free(buf);
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracking machine");
@@ -188,6 +284,7 @@ int main(void)
     tcase_add_loop_test(tc, every_state_action_pair, 0, 36);
     tcase_add_test(tc, who_may_act);
     tcase_add_test(tc, reopen_puts_every_department_back);
+    tcase_add_test(tc, return_assign_release);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -37,6 +37,7 @@ struct wh_matter {
     const char *code;
     const char *name;
     int whistle;  /* WHISTLE__V1__WHISTLE__QUICK ... */
+    int lead_community; /* 1: the grid's community leads; 0: its township or street (default) */
     const struct wh_department *departments[WH_MATTER_MAX_DEPTS];
     size_t n_departments;
 };
