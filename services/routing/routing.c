@@ -9,20 +9,17 @@
  * or restart never loses one and never fires one twice. */
 #include "routing.h"
 #include "whistle/clock.h"
+#include "whistle/deadline.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ROUTING_FIRE_BATCH 256
-
 struct routing {
     wh_service_t *svc;
     const struct wh_catalog *cat;
-    uv_timer_t timer;   /* the nearest deadline */
-    int64_t armed_for;  /* due time the timer is set for, 0 = none */
-    int closing;        /* the timer is being closed: never re-arm */
+    wh_deadlines_t *deadlines; /* table "deadlines": each open case's pending deadline */
 };
 
 /* ---- the routing record of a case ----------------------------------------------------------- */
@@ -38,29 +35,12 @@ static int s_load(routing_t *self, MDB_txn *txn, const char *id, Whistle__V1__Ro
     return *out ? 0 : WH_ESTORE;
 }
 
-static size_t s_due_key(uint8_t *key, int64_t due, const char *id)
-{
-    size_t n = strlen(id);
-    if (n > 64) n = 64;
-    wh_be64_put(key, (uint64_t)due);
-    memcpy(key + 8, id, n);
-    return 8 + n;
-}
-
 /* Stores `rc` with its deadline moved to (kind, due); due 0 removes it. */
 static int s_store(routing_t *self, MDB_txn *txn, Whistle__V1__RoutingCase *r, int kind,
                    int64_t due)
 {
     wh_store_t *st = wh_service_store(self->svc);
-    MDB_dbi dl = wh_store_dbi(st, "deadlines");
-    uint8_t key[72];
-    int rc = 0;
-    if (r->due_ms && (r->due_ms != due || (int)r->due_kind != kind)) {
-        rc = wh_store_del(st, txn, dl, key, s_due_key(key, r->due_ms, r->case_->id));
-        if (rc == WH_ENOTFOUND) rc = 0;
-    }
-    if (rc == 0 && due && (r->due_ms != due || !r->due_ms))
-        rc = wh_store_put(st, txn, dl, key, s_due_key(key, due, r->case_->id), "", 0);
+    int rc = wh_deadlines_move(self->deadlines, txn, r->case_->id, r->due_ms, due);
     r->due_ms = due;
     r->due_kind = due ? (uint32_t)kind : 0;
     if (rc) return rc;
@@ -229,82 +209,41 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
     return rc;
 }
 
-/* ---- the deadline timer ---------------------------------------------------------------------- */
+/* ---- deadlines ------------------------------------------------------------------------------ */
 
-static void s_arm(routing_t *self);
-
-/* Fires every deadline due by now, in one batch. */
-static void s_on_timer(uv_timer_t *h)
+/* A case's deadline passed (its row is already removed): climb the ladder or move on. */
+static int s_fire(void *arg, MDB_txn *txn, const char *id, int64_t due, int64_t now)
 {
-    routing_t *self = h->data;
-    self->armed_for = 0;
-    if (!wh_service_caught_up(self->svc, "tracking")) {
-        /* decide on tracking's latest word, not a stale one: wait until it is applied */
-        uv_timer_start(&self->timer, s_on_timer, 50, 0);
-        self->armed_for = 1;
-        return;
+    (void)due;
+    routing_t *self = arg;
+    Whistle__V1__RoutingCase *r = NULL;
+    int rc = s_load(self, txn, id, &r);
+    if (rc == WH_ENOTFOUND) return 0;
+    if (rc) return rc;
+    r->due_ms = 0; /* gone with the row */
+    struct routing_step step;
+    int esc = routing_ladder_next(self->cat, r->case_, r->level, (int)r->due_kind, now, &step);
+    if (esc) {
+        rc = s_log_escalation(self, txn, r->case_, &step, "routing", NULL, NULL);
+        s_note_escalation(r, &step);
     }
-    wh_store_t *st = wh_service_store(self->svc);
-    MDB_txn *txn = wh_service_txn(self->svc);
-    if (!txn) return;
-    int64_t now = wh_now_ms();
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, wh_store_dbi(st, "deadlines"), &cur)) return;
-    char ids[ROUTING_FIRE_BATCH][72];
-    size_t n = 0;
-    MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (mrc == 0 && n < ROUTING_FIRE_BATCH && k.mv_size > 8 && k.mv_size < 72 &&
-           (int64_t)wh_be64_get(k.mv_data) <= now) {
-        memcpy(ids[n], (const char *)k.mv_data + 8, k.mv_size - 8);
-        ids[n++][k.mv_size - 8] = 0;
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++) {
-        Whistle__V1__RoutingCase *r = NULL;
-        if (s_load(self, txn, ids[i], &r)) continue;
-        struct routing_step step;
-        int esc = routing_ladder_next(self->cat, r->case_, r->level, (int)r->due_kind, now, &step);
-        if (esc && s_log_escalation(self, txn, r->case_, &step, "routing", NULL, NULL)) {
-            whistle__v1__routing_case__free_unpacked(r, NULL);
-            return;
-        }
-        if (esc) s_note_escalation(r, &step);
-        s_store(self, txn, r, step.next_kind, step.next_due_ms);
-        whistle__v1__routing_case__free_unpacked(r, NULL);
-    }
-    /* the commit (uv_check, this loop turn) re-arms for what is left */
+    if (rc == 0) rc = s_store(self, txn, r, step.next_kind, step.next_due_ms);
+    whistle__v1__routing_case__free_unpacked(r, NULL);
+    return rc;
 }
 
-/* Sets the timer for the nearest deadline (after each commit and at start). */
-static void s_arm(routing_t *self)
+/* Deadlines are decided on tracking's latest word: wait while its follower is behind. */
+static int s_gate(void *arg)
 {
-    if (self->closing) return;
-    wh_store_t *st = wh_service_store(self->svc);
-    MDB_txn *txn;
-    if (mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn)) return;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int64_t due = 0;
-    if (mdb_cursor_open(txn, wh_store_dbi(st, "deadlines"), &cur) == 0) {
-        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size > 8)
-            due = (int64_t)wh_be64_get(k.mv_data);
-        mdb_cursor_close(cur);
-    }
-    mdb_txn_abort(txn);
-    if (due == self->armed_for) return;
-    uv_timer_stop(&self->timer);
-    self->armed_for = due;
-    if (!due) return;
-    int64_t wait = due - wh_now_ms();
-    uv_timer_start(&self->timer, s_on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+    routing_t *self = arg;
+    return wh_service_caught_up(self->svc, "tracking");
 }
 
 static void s_after_commit(void *arg, wh_service_t *svc)
 {
     (void)svc;
-    s_arm(arg);
+    routing_t *self = arg;
+    wh_deadlines_arm(self->deadlines);
 }
 
 /* ---- manual escalation ------------------------------------------------------------------------ */
@@ -416,27 +355,24 @@ routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat)
         free(self);
         return NULL;
     }
-    uv_timer_init(wh_service_loop(self->svc), &self->timer);
-    self->timer.data = self;
-    if (wh_service_follow(self->svc, "intake", o->upstream_api[WH_UP_INTAKE],
+    self->deadlines = wh_deadlines_new(self->svc, "deadlines", s_fire, s_gate, self);
+    if (!self->deadlines ||
+        wh_service_follow(self->svc, "intake", o->upstream_api[WH_UP_INTAKE],
                           o->upstream_events[WH_UP_INTAKE], s_apply_intake, self) ||
         wh_service_follow(self->svc, "tracking", o->upstream_api[WH_UP_TRACKING],
                           o->upstream_events[WH_UP_TRACKING], s_apply_tracking, self)) {
         routing_destroy(&self);
         return NULL;
     }
-    s_arm(self); /* deadlines kept in LMDB survive restarts: re-arm for the nearest */
+    wh_deadlines_arm(self->deadlines); /* kept in LMDB across restarts: re-arm the nearest */
     return self;
 }
-
-static void s_noop_close(uv_handle_t *h) { (void)h; }
 
 void routing_destroy(routing_t **self_p)
 {
     if (!self_p || !*self_p) return;
     routing_t *self = *self_p;
-    self->closing = 1;
-    if (self->svc) uv_close((uv_handle_t *)&self->timer, s_noop_close);
+    wh_deadlines_destroy(&self->deadlines);
     wh_service_destroy(&self->svc);
     free(self);
     *self_p = NULL;

@@ -1,0 +1,133 @@
+/* deadline.c: due-ordered deadlines in LMDB and one libuv timer for the nearest. */
+#include "whistle/deadline.h"
+#include "whistle/clock.h"
+#include "whistle/error.h"
+#include "whistle/wlog.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define WH_DEADLINE_BATCH 256
+
+struct wh_deadlines {
+    wh_service_t *svc;
+    const char *table;
+    wh_deadline_fn fire;
+    wh_deadline_gate_fn gate;
+    void *arg;
+    uv_timer_t timer;
+    int64_t armed_for;  /* due time the timer is set for; 0 none, -1 waiting on the gate */
+};
+
+static size_t s_key(uint8_t *key, int64_t due, const char *id)
+{
+    size_t n = strlen(id);
+    if (n > WH_DEADLINE_ID_MAX) n = WH_DEADLINE_ID_MAX;
+    wh_be64_put(key, (uint64_t)due);
+    memcpy(key + 8, id, n);
+    return 8 + n;
+}
+
+int wh_deadlines_move(wh_deadlines_t *self, MDB_txn *txn, const char *id, int64_t old_due,
+                      int64_t new_due)
+{
+    if (old_due == new_due) return 0;
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_dbi dbi = wh_store_dbi(st, self->table);
+    uint8_t key[8 + WH_DEADLINE_ID_MAX];
+    int rc = 0;
+    if (old_due) {
+        rc = wh_store_del(st, txn, dbi, key, s_key(key, old_due, id));
+        if (rc == WH_ENOTFOUND) rc = 0;
+    }
+    if (rc == 0 && new_due) rc = wh_store_put(st, txn, dbi, key, s_key(key, new_due, id), "", 0);
+    return rc;
+}
+
+static void s_on_timer(uv_timer_t *h)
+{
+    wh_deadlines_t *self = h->data;
+    self->armed_for = 0;
+    if (self->gate && !self->gate(self->arg)) {
+        /* decide on an up-to-date view only: look again shortly */
+        self->armed_for = -1;
+        uv_timer_start(&self->timer, s_on_timer, 50, 0);
+        return;
+    }
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_txn *txn = wh_service_txn(self->svc);
+    if (!txn) return;
+    MDB_dbi dbi = wh_store_dbi(st, self->table);
+    int64_t now = wh_now_ms();
+    struct {
+        char id[WH_DEADLINE_ID_MAX + 1];
+        int64_t due;
+    } due[WH_DEADLINE_BATCH];
+    size_t n = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, dbi, &cur)) return;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && n < WH_DEADLINE_BATCH && k.mv_size > 8 &&
+           k.mv_size <= 8 + WH_DEADLINE_ID_MAX && (int64_t)wh_be64_get(k.mv_data) <= now) {
+        due[n].due = (int64_t)wh_be64_get(k.mv_data);
+        memcpy(due[n].id, (const char *)k.mv_data + 8, k.mv_size - 8);
+        due[n++].id[k.mv_size - 8] = 0;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < n; i++) {
+        if (wh_deadlines_move(self, txn, due[i].id, due[i].due, 0) ||
+            self->fire(self->arg, txn, due[i].id, due[i].due, now)) {
+            wh_store_fail(st); /* nothing of this firing is kept; the timer comes again */
+            return;
+        }
+    }
+    /* the commit at the end of this loop turn re-arms for what is left */
+}
+
+void wh_deadlines_arm(wh_deadlines_t *self)
+{
+    if (!self) return;
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_txn *txn;
+    if (mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn)) return;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int64_t due = 0;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, self->table), &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size > 8)
+            due = (int64_t)wh_be64_get(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (due == self->armed_for || self->armed_for == -1) return;
+    uv_timer_stop(&self->timer);
+    self->armed_for = due;
+    if (!due) return;
+    int64_t wait = due - wh_now_ms();
+    uv_timer_start(&self->timer, s_on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+wh_deadlines_t *wh_deadlines_new(wh_service_t *svc, const char *table, wh_deadline_fn fire,
+                                 wh_deadline_gate_fn gate, void *arg)
+{
+    wh_deadlines_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->svc = svc;
+    self->table = table;
+    self->fire = fire;
+    self->gate = gate;
+    self->arg = arg;
+    uv_timer_init(wh_service_loop(svc), &self->timer);
+    self->timer.data = self;
+    return self;
+}
+
+static void s_on_close(uv_handle_t *h) { free(h->data); }
+
+void wh_deadlines_destroy(wh_deadlines_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    uv_close((uv_handle_t *)&(*self_p)->timer, s_on_close);
+    *self_p = NULL;
+}
