@@ -30,9 +30,15 @@ static size_t s_key(uint8_t *key, int64_t due, const char *id)
 int wh_deadlines_move(wh_deadlines_t *self, MDB_txn *txn, const char *id, int64_t old_due,
                       int64_t new_due)
 {
+    return wh_deadline_row_move(wh_service_store(self->svc), txn, self->table, id, old_due,
+                                new_due);
+}
+
+int wh_deadline_row_move(wh_store_t *st, MDB_txn *txn, const char *table, const char *id,
+                         int64_t old_due, int64_t new_due)
+{
     if (old_due == new_due) return 0;
-    wh_store_t *st = wh_service_store(self->svc);
-    MDB_dbi dbi = wh_store_dbi(st, self->table);
+    MDB_dbi dbi = wh_store_dbi(st, table);
     uint8_t key[8 + WH_DEADLINE_ID_MAX];
     int rc = 0;
     if (old_due) {

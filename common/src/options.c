@@ -61,6 +61,9 @@ static void s_help(const char *name, const char *summary, const int *ups)
                s_names[*u], s_names[*u], *u == 0 ? "INTAKE" : *u == 1 ? "ROUTING" : *u == 2 ? "TRACKING" : "NOTIFICATION", s_events[*u]);
     }
     printf("  --heartbeat-ms N    heartbeat period [WHISTLE_HEARTBEAT_MS] (default: 1000)\n");
+    if (strcmp(name, "tracking") == 0)
+        printf("  --rebuild           first rebuild an empty --data folder from notification's\n"
+               "                      all/ topic (after losing tracking's data)\n");
     printf("  --log-level LEVEL   error, warn, info or debug [WHISTLE_LOG_LEVEL] (default: info)\n");
     printf("  -h, --help          this text\n  --version           print the version\n\n");
     printf("Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and answered.\n");
@@ -86,15 +89,18 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         snprintf(k, sizeof k, "%s-events", s_names[i]);
         o->upstream_events[i] = s_env(k, s_events[i]);
     }
-    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_UP = 300 };
-    struct option opts[20] = {
+    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_REBUILD,
+           O_UP = 300 };
+    struct option opts[24] = {
         {"data", required_argument, 0, O_DATA},   {"catalog", required_argument, 0, O_CATALOG},
         {"api", required_argument, 0, O_API},     {"events", required_argument, 0, O_EVENTS},
         {"log-level", required_argument, 0, O_LOG}, {"heartbeat-ms", required_argument, 0, O_HB},
         {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, O_VERSION},
     };
-    static char upnames[8][40];
     size_t n = 8;
+    if (strcmp(name, "tracking") == 0)
+        opts[n++] = (struct option){"rebuild", no_argument, 0, O_REBUILD};
+    static char upnames[8][40];
     for (const int *u = upstreams; u && *u >= 0; u++) {
         snprintf(upnames[2 * *u], 40, "%s-api", s_names[*u]);
         snprintf(upnames[2 * *u + 1], 40, "%s-events", s_names[*u]);
@@ -114,6 +120,7 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         case O_HB: o->heartbeat_ms = atoi(optarg); break;
         case 'h': s_help(name, summary, upstreams); return 1;
         case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
+        case O_REBUILD: o->rebuild = 1; break;
         default:
             if (c >= O_UP && c < O_UP + 8) {
                 int k = c - O_UP;

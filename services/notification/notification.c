@@ -17,17 +17,24 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
                             const Whistle__V1__Envelope *in)
 {
     (void)arg;
-    if (in->payload_case != WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED || !in->case_updated->case_)
-        return 0;
     char topics[NOTIFICATION_MAX_TOPICS][80];
-    size_t n = notification_topics(in->case_updated, topics, NOTIFICATION_MAX_TOPICS);
+    size_t n;
+    if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED && in->case_updated->case_)
+        n = notification_topics(in->case_updated, topics, NOTIFICATION_MAX_TOPICS);
+    else if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_VISIT_LOGGED && in->visit_logged->grid)
+        n = notification_visit_topics(in->visit_logged, topics, NOTIFICATION_MAX_TOPICS);
+    else
+        return 0;
     for (size_t i = 0; i < n; i++) {
         Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
         env.event_id = in->event_id;
         env.correlation_id = in->correlation_id;
         env.occurred_at_ms = in->occurred_at_ms;
-        env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED;
-        env.case_updated = in->case_updated;
+        env.payload_case = in->payload_case;
+        if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED)
+            env.case_updated = in->case_updated;
+        else
+            env.visit_logged = in->visit_logged;
         /* all/ is the service's own log: pass NULL so it counts as the head */
         int rc = wh_service_append(svc, txn, i == 0 ? NULL : topics[i], &env, NULL);
         if (rc) return rc;

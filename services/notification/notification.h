@@ -5,7 +5,8 @@
  *   unit/<code>/    the lead township or street
  *   grid/<code>/    the grid of the report
  *   dept/<code>/    every department assigned to the case
- *   district/       every escalation (督办) */
+ *   district/       every escalation (督办)
+ * Grid visit records (visit.logged) go to all/ and grid/<code>/. */
 #ifndef WHISTLE_NOTIFICATION_H
 #define WHISTLE_NOTIFICATION_H
 #include "whistle/catalog.h"
@@ -22,5 +23,8 @@ wh_service_t *notification_service(notification_t *self);
 
 /* Fills `topics` (each >= 80 bytes) with the topics event `u` goes to. Returns the count. */
 size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80], size_t max);
+
+/* The topics of a grid visit record: all/ and grid/<code>/. */
+size_t notification_visit_topics(const Whistle__V1__VisitLogged *v, char topics[][80], size_t max);
 
 #endif

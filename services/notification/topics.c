@@ -20,3 +20,11 @@ size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80],
         snprintf(topics[n++], 80, "district/");
     return n;
 }
+
+size_t notification_visit_topics(const Whistle__V1__VisitLogged *v, char topics[][80], size_t max)
+{
+    size_t n = 0;
+    if (n < max) snprintf(topics[n++], 80, "all/");
+    if (n < max) snprintf(topics[n++], 80, "grid/%.60s/", v->grid);
+    return n;
+}

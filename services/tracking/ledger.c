@@ -4,8 +4,11 @@
  *   idx_state  state byte, id -> ""      (cases by state, kept right on every change)
  *   idx_dept   dept NUL id -> ""         (written when the case opens)
  *   idx_grid   grid NUL id -> ""
- *   idx_unit   unit NUL id -> "" */
+ *   idx_unit   unit NUL id -> ""
+ *   idx_due    be64(due) id -> ""     (open cases by the deadline they must meet next: overdue)
+ *   verify_due be64(due) id -> ""     (resolved cases awaiting the resident: wh_deadlines) */
 #include "tracking.h"
+#include "whistle/deadline.h"
 #include "whistle/error.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +44,37 @@ static int s_index(wh_store_t *st, MDB_txn *txn, const char *table, const char *
     return wh_store_put(st, txn, wh_store_dbi(st, table), key, n, "", 0);
 }
 
-int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c, int old_state)
+int64_t tracking_ledger_due(const Whistle__V1__Case *c)
+{
+    int st = c->state;
+    if (st != WHISTLE__V1__CASE_STATE__DISPATCHED && st != WHISTLE__V1__CASE_STATE__IN_PROGRESS &&
+        st != WHISTLE__V1__CASE_STATE__REOPENED)
+        return 0;
+    for (size_t i = 0; i < c->n_assignments; i++)
+        if (c->assignments[i]->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED)
+            return c->checkin_deadline_ms;
+    return c->resolve_deadline_ms;
+}
+
+void tracking_ledger_before(const Whistle__V1__Case *c, struct tracking_before *b)
+{
+    memset(b, 0, sizeof *b);
+    if (!c) return;
+    b->state = c->state;
+    b->due = tracking_ledger_due(c);
+    b->verify = c->verify_deadline_ms;
+}
+
+static size_t s_due_key(uint8_t *key, int64_t due, const char *id)
+{
+    size_t n = strlen(id) < 64 ? strlen(id) : 64;
+    wh_be64_put(key, (uint64_t)due);
+    memcpy(key + 8, id, n);
+    return 8 + n;
+}
+
+int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c,
+                        const struct tracking_before *before)
 {
     size_t len;
     uint8_t *buf = wh_pack(&c->base, &len);
@@ -49,31 +82,36 @@ int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c
     int rc = wh_store_put(st, txn, wh_store_dbi(st, "cases"), c->id, strlen(c->id), buf, len);
     free(buf);
     if (rc) return rc;
-    if (old_state == (int)c->state) return 0;
-    char s[2] = {0, 0};
-    if (old_state) {
-        s[0] = (char)old_state;
-        uint8_t key[KEYMAX];
-        size_t n = s_pair(key, s, c->id);
-        rc = wh_store_del(st, txn, wh_store_dbi(st, "idx_state"), key, n);
-        if (rc && rc != WH_ENOTFOUND) return rc;
-    } else {
-        /* a new case: the indexes that never change */
-        for (size_t i = 0; i < c->n_assignments; i++)
-            if ((rc = s_index(st, txn, "idx_dept", c->assignments[i]->department, c->id))) return rc;
-        if (c->report && (rc = s_index(st, txn, "idx_grid", c->report->grid, c->id))) return rc;
-        if ((rc = s_index(st, txn, "idx_unit", c->lead_unit, c->id))) return rc;
+    uint8_t key[KEYMAX];
+    if (before->state != (int)c->state) {
+        char s[2] = {0, 0};
+        if (before->state) {
+            s[0] = (char)before->state;
+            rc = wh_store_del(st, txn, wh_store_dbi(st, "idx_state"), key, s_pair(key, s, c->id));
+            if (rc && rc != WH_ENOTFOUND) return rc;
+        } else {
+            /* a new case: the indexes that never change */
+            if (c->report && (rc = s_index(st, txn, "idx_grid", c->report->grid, c->id))) return rc;
+            if ((rc = s_index(st, txn, "idx_unit", c->lead_unit, c->id))) return rc;
+        }
+        s[0] = (char)c->state;
+        if ((rc = s_index(st, txn, "idx_state", s, c->id))) return rc;
     }
-    s[0] = (char)c->state;
-    return s_index(st, txn, "idx_state", s, c->id);
-}
-
-int tracking_ledger_index_departments(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < c->n_assignments; i++)
-        rc = s_index(st, txn, "idx_dept", c->assignments[i]->department, c->id);
-    return rc;
+    /* departments can join later (ASSIGN, escalation): index every one, idempotently */
+    for (size_t i = 0; i < c->n_assignments; i++)
+        if ((rc = s_index(st, txn, "idx_dept", c->assignments[i]->department, c->id))) return rc;
+    int64_t due = tracking_ledger_due(c);
+    if (due != before->due) {
+        MDB_dbi dbi = wh_store_dbi(st, "idx_due");
+        if (before->due) {
+            rc = wh_store_del(st, txn, dbi, key, s_due_key(key, before->due, c->id));
+            if (rc && rc != WH_ENOTFOUND) return rc;
+        }
+        if (due && (rc = wh_store_put(st, txn, dbi, key, s_due_key(key, due, c->id), "", 0)))
+            return rc;
+    }
+    return wh_deadline_row_move(st, txn, "verify_due", c->id, before->verify,
+                                c->verify_deadline_ms);
 }
 
 int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, uint64_t n,
@@ -133,8 +171,51 @@ static int s_matches(const Whistle__V1__Case *c, const Whistle__V1__ListCases *q
     return 1;
 }
 
+/* Open cases past their deadline at `now`, most overdue first, from idx_due. */
+static int s_list_overdue(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
+                          int64_t now, Whistle__V1__Case **arr, size_t limit, size_t *n_out,
+                          char *next_after)
+{
+    uint8_t key[KEYMAX];
+    MDB_val mk = {0, key}, mv;
+    int after_given = q->after_case_id && q->after_case_id[0];
+    if (after_given) {
+        /* resume at the page's last case: its key is (its due, its id) */
+        Whistle__V1__Case *last = NULL;
+        if (tracking_ledger_get(st, txn, q->after_case_id, &last) == 0) {
+            mk.mv_size = s_due_key(key, tracking_ledger_due(last), last->id);
+            whistle__v1__case__free_unpacked(last, NULL);
+        }
+    }
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, "idx_due"), &cur)) return WH_ESTORE;
+    size_t n = 0;
+    int rc = mk.mv_size ? mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE)
+                        : mdb_cursor_get(cur, &mk, &mv, MDB_FIRST);
+    while (rc == 0 && mk.mv_size > 8 && (int64_t)wh_be64_get(mk.mv_data) <= now) {
+        char id[72];
+        memcpy(id, (const char *)mk.mv_data + 8, mk.mv_size - 8);
+        id[mk.mv_size - 8] = 0;
+        Whistle__V1__Case *c = NULL;
+        if (!(after_given && strcmp(id, q->after_case_id) == 0) &&
+            tracking_ledger_get(st, txn, id, &c) == 0) {
+            if (s_matches(c, q) && n == limit) {
+                whistle__v1__case__free_unpacked(c, NULL);
+                snprintf(next_after, 32, "%s", arr[n - 1]->id);
+                break;
+            }
+            if (s_matches(c, q)) arr[n++] = c;
+            else whistle__v1__case__free_unpacked(c, NULL);
+        }
+        rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    *n_out = n;
+    return 0;
+}
+
 int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
-                         Whistle__V1__Case ***out, size_t *n_out, char *next_after)
+                         int64_t now, Whistle__V1__Case ***out, size_t *n_out, char *next_after)
 {
     /* pick the narrowest index the query names; the other filters are checked per case */
     const char *table = "cases";
@@ -159,6 +240,14 @@ int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCa
         has_prefix = 1;
     }
     size_t limit = q->limit ? (q->limit > 1000 ? 1000 : q->limit) : 100;
+    if (q->overdue) {
+        Whistle__V1__Case **arr = calloc(limit, sizeof *arr);
+        *out = arr;
+        *n_out = 0;
+        next_after[0] = 0;
+        if (!arr) return WH_ENOMEM;
+        return s_list_overdue(st, txn, q, now, arr, limit, n_out, next_after);
+    }
     uint8_t key[KEYMAX];
     size_t plen = has_prefix ? strlen(prefix) + 1 : 0;
     size_t klen;

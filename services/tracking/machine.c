@@ -193,6 +193,13 @@ static int s_department_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction 
 int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64_t now,
                          Whistle__V1__HistoryEntry *entry, struct wh_field_error *err)
 {
+    return tracking_machine_act_as(c, a, 0, now, entry, err);
+}
+
+int tracking_machine_act_as(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a,
+                            int grid_staff, int64_t now, Whistle__V1__HistoryEntry *entry,
+                            struct wh_field_error *err)
+{
     /* work on copies so that a refusal leaves the case as it was */
     Whistle__V1__Case saved = *c;
     Whistle__V1__Assignment saved_as[WH_MAX_ASSIGNMENTS];
@@ -238,15 +245,18 @@ int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a,
         if (rc == 0) c->state = WHISTLE__V1__CASE_STATE__RESOLVED;
         break;
     case WHISTLE__V1__ACTION__VERIFY:
-        if (!a->actor || !c->report || strcmp(a->actor, c->report->reporter) != 0) {
+        if (!grid_staff && (!a->actor || !c->report || strcmp(a->actor, c->report->reporter) != 0)) {
             rc = wh_field_error_set(err, WH_EFORBIDDEN, "case_action.actor",
-                                    "only the reporter of case %s may verify it", c->id);
+                                    "only the reporter of case %s, or the staff of grid %s on "
+                                    "their behalf, may verify it",
+                                    c->id, c->report ? c->report->grid : "?");
             break;
         }
         if (c->state != WHISTLE__V1__CASE_STATE__RESOLVED) {
             rc = s_state_err(err, c, "VERIFY", "RESOLVED");
             break;
         }
+        c->verify_deadline_ms = 0;
         if (a->satisfied) {
             c->state = WHISTLE__V1__CASE_STATE__CLOSED;
         } else {

@@ -15,12 +15,13 @@ static void s_destroy(void *obj)
 
 int main(int argc, char **argv)
 {
-    static const int ups[] = {WH_UP_ROUTING, -1};
+    static const int ups[] = {WH_UP_ROUTING, WH_UP_NOTIFICATION, -1};
     const struct wh_daemon d = {
         "tracking",
         "The ledger: follows routing's log to open cases, takes check-in, progress, complete,\n"
         "resolve and verify with a reply that says why a refused action is refused, and\n"
-        "answers show and list queries.",
+        "answers show and list queries. With --rebuild, an empty data folder is first rebuilt\n"
+        "from notification's all/ topic (--notification-api).",
         ups, s_create, s_service, s_destroy};
     return wh_daemon_main(&d, argc, argv);
 }

@@ -1,8 +1,10 @@
 /* tracking.c: the tracking service: opens cases from routing's log, serves actions and
- * queries, and appends case.updated (the case after the change and its history line) to its
- * log "tracking/" in the same transaction as the change. */
+ * queries, closes resolved cases nobody verified within the window, and appends case.updated
+ * (the case after the change and its history line) to its log "tracking/" in the same
+ * transaction as the change (s_change: the one way a case changes). */
 #include "tracking.h"
 #include "whistle/clock.h"
+#include "whistle/deadline.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
 #include <stdio.h>
@@ -12,17 +14,33 @@
 struct tracking {
     wh_service_t *svc;
     const struct wh_catalog *cat;
+    wh_deadlines_t *verify; /* table "verify_due": resolved cases awaiting the resident */
 };
 
-static int s_emit(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
-                  Whistle__V1__HistoryEntry *entry)
+/* Keeps the verification window right: opened when a case becomes RESOLVED, gone otherwise. */
+static void s_verify_window(tracking_t *self, Whistle__V1__Case *c, int64_t now)
+{
+    if (c->state == WHISTLE__V1__CASE_STATE__RESOLVED) {
+        if (!c->verify_deadline_ms) c->verify_deadline_ms = now + self->cat->verification_window_ms;
+    } else {
+        c->verify_deadline_ms = 0;
+    }
+}
+
+/* Records a change of `c` (the ledger, its indexes, its history line) and logs case.updated. */
+static int s_change(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
+                    const struct tracking_before *before, Whistle__V1__HistoryEntry *entry,
+                    uint64_t routing_seq)
 {
     wh_store_t *st = wh_service_store(self->svc);
-    int rc = tracking_ledger_history_add(st, txn, c->id, c->version, entry);
+    s_verify_window(self, c, entry->at_ms);
+    int rc = tracking_ledger_put(st, txn, c, before);
+    if (rc == 0) rc = tracking_ledger_history_add(st, txn, c->id, c->version, entry);
     if (rc) return rc;
     Whistle__V1__CaseUpdated cu = WHISTLE__V1__CASE_UPDATED__INIT;
     cu.case_ = c;
     cu.entry = entry;
+    cu.routing_seq = routing_seq;
     Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
     env.correlation_id = c->id;
     env.occurred_at_ms = entry->at_ms;
@@ -87,9 +105,9 @@ static int s_open_case(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     }
     entry.to_state = c.state;
     entry.note = note;
-    int rc = tracking_ledger_put(st, txn, &c, 0);
-    if (rc == 0) rc = s_emit(self, txn, &c, &entry);
-    return rc;
+    struct tracking_before none;
+    tracking_ledger_before(NULL, &none);
+    return s_change(self, txn, &c, &none, &entry, env->seq);
 }
 
 /* Routing climbed the ladder (or an operator raised the whistle): new whistle, deadlines and
@@ -106,6 +124,8 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     }
     if (rc) return rc;
     int from = c->state;
+    struct tracking_before before;
+    tracking_ledger_before(c, &before);
     if (from == WHISTLE__V1__CASE_STATE__CLOSED || from == WHISTLE__V1__CASE_STATE__REFUSED) {
         /* decided on a snapshot older than the closing: nothing left to escalate */
         whistle__v1__case__free_unpacked(c, NULL);
@@ -128,9 +148,7 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     entry.note = note;
     c->version++;
     c->updated_at_ms = env->occurred_at_ms;
-    if (rc == 0) rc = tracking_ledger_put(st, txn, c, from);
-    if (rc == 0) rc = tracking_ledger_index_departments(st, txn, c);
-    if (rc == 0) rc = s_emit(self, txn, c, &entry);
+    if (rc == 0) rc = s_change(self, txn, c, &before, &entry, env->seq);
     if (rc == 0)
         wh_log_info("%s: escalated (%s, level %u): %s", c->id, ce->step, ce->level, ce->reason);
     whistle__v1__case__free_unpacked(c, NULL);
@@ -150,6 +168,57 @@ static int s_apply_routing(void *arg, wh_service_t *svc, MDB_txn *txn,
          env->case_refused->case_id))
         return s_open_case(arg, txn, env);
     return 0;
+}
+
+/* 1 when `actor` is the leader or a worker of the case's grid (may verify for the reporter). */
+static int s_grid_staff(tracking_t *self, const Whistle__V1__Case *c, const char *actor)
+{
+    const struct wh_grid *g = c->report ? wh_catalog_grid(self->cat, c->report->grid) : NULL;
+    if (!g || !actor || !actor[0]) return 0;
+    if (g->leader && strcmp(g->leader, actor) == 0) return 1;
+    for (int i = 0; i < 3; i++)
+        if (g->workers[i] && strcmp(g->workers[i], actor) == 0) return 1;
+    return 0;
+}
+
+/* A resolved case nobody verified within the window closes, marked verified by default. */
+static int s_verify_expired(void *arg, MDB_txn *txn, const char *id, int64_t due, int64_t now)
+{
+    (void)due;
+    tracking_t *self = arg;
+    wh_store_t *st = wh_service_store(self->svc);
+    Whistle__V1__Case *c = NULL;
+    int rc = tracking_ledger_get(st, txn, id, &c);
+    if (rc == WH_ENOTFOUND) return 0;
+    if (rc) return rc;
+    if (c->state == WHISTLE__V1__CASE_STATE__RESOLVED) {
+        struct tracking_before before;
+        tracking_ledger_before(c, &before);
+        before.verify = 0; /* the row is already gone */
+        Whistle__V1__HistoryEntry entry = WHISTLE__V1__HISTORY_ENTRY__INIT;
+        entry.at_ms = now;
+        entry.action = WHISTLE__V1__ACTION__VERIFY;
+        entry.actor = "tracking";
+        entry.from_state = c->state;
+        entry.to_state = WHISTLE__V1__CASE_STATE__CLOSED;
+        entry.by_default = 1;
+        entry.note = "no answer within the verification window: verified by default";
+        c->state = WHISTLE__V1__CASE_STATE__CLOSED;
+        c->verified_by_default = 1;
+        c->version++;
+        c->updated_at_ms = now;
+        rc = s_change(self, txn, c, &before, &entry, 0);
+        if (rc == 0) wh_log_info("%s: closed, verified by default", c->id);
+    }
+    whistle__v1__case__free_unpacked(c, NULL);
+    return rc;
+}
+
+static void s_after_commit(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    tracking_t *self = arg;
+    wh_deadlines_arm(self->verify);
 }
 
 static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
@@ -175,14 +244,14 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     }
     if (rc) return; /* storage failure: the batch fails, nothing is answered */
     int old_state = c->state;
+    struct tracking_before before;
+    tracking_ledger_before(c, &before);
     Whistle__V1__HistoryEntry entry;
-    rc = tracking_machine_act(c, a, wh_now_ms(), &entry, &fe);
+    rc = tracking_machine_act_as(c, a, s_grid_staff(self, c, a->actor), wh_now_ms(), &entry, &fe);
     if (rc) {
         wh_log_info("%s: %s refused: %s", c->id, wh_action_name(a->action), fe.message);
         wh_service_error(svc, peer, rc, fe.field, fe.message, c->state);
-    } else if (tracking_ledger_put(st, txn, c, old_state) == 0 &&
-               tracking_ledger_index_departments(st, txn, c) == 0 &&
-               s_emit(self, txn, c, &entry) == 0) {
+    } else if (s_change(self, txn, c, &before, &entry, 0) == 0) {
         wh_log_info("%s: %s by %s: %s -> %s", c->id, wh_action_name(a->action), entry.actor,
                     wh_state_name(old_state), wh_state_name(c->state));
         Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
@@ -235,7 +304,8 @@ static void s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
-    if (tracking_ledger_list(wh_service_store(self->svc), txn, q, &cases, &n, next)) return;
+    if (tracking_ledger_list(wh_service_store(self->svc), txn, q, wh_now_ms(), &cases, &n, next))
+        return;
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__ListReply lr = WHISTLE__V1__LIST_REPLY__INIT;
     lr.cases = cases;
@@ -248,6 +318,66 @@ static void s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     free(cases);
 }
 
+/* 一格一账本: a grid leader or worker logs a visit; logged as visit.logged too. */
+static void s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                        const Whistle__V1__LogVisit *v)
+{
+    wh_service_t *svc = self->svc;
+    struct wh_field_error fe;
+    char week[16], date[16];
+    if (tracking_visits_check(self->cat, v, &fe)) {
+        wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
+    if (tracking_visits_week_of(v->date, wh_now_ms(), week, sizeof week, date, sizeof date)) {
+        wh_service_error(svc, peer, WH_EFIELD, "log_visit.date",
+                         "log_visit.date must be YYYY-MM-DD, not in the future", 0);
+        return;
+    }
+    uint32_t total = 0;
+    if (tracking_visits_add(wh_service_store(svc), txn, week, v->grid, v->staff, v->minutes,
+                            &total))
+        return;
+    Whistle__V1__VisitLogged ev = WHISTLE__V1__VISIT_LOGGED__INIT;
+    ev.grid = v->grid;
+    ev.staff = v->staff;
+    ev.minutes = v->minutes;
+    ev.date = date;
+    ev.week = week;
+    ev.note = v->note;
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.correlation_id = v->grid;
+    env.occurred_at_ms = wh_now_ms();
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_VISIT_LOGGED;
+    env.visit_logged = &ev;
+    if (wh_service_append(svc, txn, NULL, &env, NULL)) return;
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    Whistle__V1__LogVisitReply lr = WHISTLE__V1__LOG_VISIT_REPLY__INIT;
+    lr.week_minutes = total;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_LOG_VISIT;
+    reply.log_visit = &lr;
+    wh_service_reply(svc, peer, &reply);
+}
+
+static void s_visits(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                     const Whistle__V1__Visits *q)
+{
+    struct wh_field_error fe;
+    Whistle__V1__VisitsReply vr = WHISTLE__V1__VISITS_REPLY__INIT;
+    int rc = tracking_visits_report(wh_service_store(self->svc), txn, self->cat, q, &vr, &fe);
+    if (rc == WH_EFIELD) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
+    if (rc == 0) {
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_VISITS;
+        reply.visits = &vr;
+        wh_service_reply(self->svc, peer, &reply);
+    }
+    tracking_visits_free(&vr);
+}
+
 static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
                          const Whistle__V1__Request *req)
 {
@@ -256,14 +386,21 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
     case WHISTLE__V1__REQUEST__BODY_CASE_ACTION: s_action(self, txn, peer, req->case_action); break;
     case WHISTLE__V1__REQUEST__BODY_GET_CASE: s_get(self, txn, peer, req->get_case); break;
     case WHISTLE__V1__REQUEST__BODY_LIST_CASES: s_list(self, txn, peer, req->list_cases); break;
+    case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: s_log_visit(self, txn, peer, req->log_visit); break;
+    case WHISTLE__V1__REQUEST__BODY_VISITS: s_visits(self, txn, peer, req->visits); break;
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
-                         "tracking serves CaseAction, GetCase, ListCases, Replay and Ping", 0);
+                         "tracking serves CaseAction, GetCase, ListCases, LogVisit, Visits, "
+                         "Figures, Replay and Ping", 0);
     }
 }
 
 tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
+    if (o->rebuild && tracking_rebuild(o->data_dir, o->upstream_api[WH_UP_NOTIFICATION])) {
+        wh_log_error("rebuild failed (see above); not starting");
+        return NULL;
+    }
     tracking_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     static const char *const tables[] = {TRACKING_TABLES, NULL};
@@ -275,22 +412,30 @@ tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *ca
         .tables = tables,
         .heartbeat_ms = o->heartbeat_ms,
         .on_request = s_on_request,
+        .after_commit = s_after_commit,
         .arg = self,
     };
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
-    if (!self->svc ||
+    if (!self->svc) {
+        free(self);
+        return NULL;
+    }
+    self->verify = wh_deadlines_new(self->svc, "verify_due", s_verify_expired, NULL, self);
+    if (!self->verify ||
         wh_service_follow(self->svc, "routing", o->upstream_api[WH_UP_ROUTING],
                           o->upstream_events[WH_UP_ROUTING], s_apply_routing, self)) {
         tracking_destroy(&self);
         return NULL;
     }
+    wh_deadlines_arm(self->verify);
     return self;
 }
 
 void tracking_destroy(tracking_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    wh_deadlines_destroy(&(*self_p)->verify);
     wh_service_destroy(&(*self_p)->svc);
     free(*self_p);
     *self_p = NULL;

@@ -23,6 +23,11 @@ wh_service_t *tracking_service(tracking_t *self);
  * (err->field names the request field). */
 int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64_t now_ms,
                          Whistle__V1__HistoryEntry *entry, struct wh_field_error *err);
+/* The same, where `grid_staff` says the actor is one of the case's grid leader or workers, who
+ * may verify on the reporter's behalf (群众验单 through the grid). */
+int tracking_machine_act_as(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a,
+                            int grid_staff, int64_t now_ms, Whistle__V1__HistoryEntry *entry,
+                            struct wh_field_error *err);
 
 /* Adds `dept` as a NOTIFIED assignment unless it is on the case already (escalation adds
  * district coordinators this way). `c` must be heap-owned as protobuf-c unpacks it. */
@@ -32,10 +37,19 @@ int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int6
 
 /* Reads case `id` (caller frees with whistle__v1__case__free_unpacked). WH_ENOTFOUND if none. */
 int tracking_ledger_get(wh_store_t *st, MDB_txn *txn, const char *id, Whistle__V1__Case **out);
-/* Writes `c` and keeps the indexes right; `old_state` is its state before (0 when new). */
-int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c, int old_state);
-/* Indexes every department of `c` (idempotent; for departments added after opening). */
-int tracking_ledger_index_departments(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c);
+/* What the indexes knew of a case before a change (all zero for a new case). */
+struct tracking_before {
+    int state;       /* CaseState */
+    int64_t due;     /* tracking_ledger_due() */
+    int64_t verify;  /* verify_deadline_ms */
+};
+void tracking_ledger_before(const Whistle__V1__Case *c, struct tracking_before *b);
+/* The deadline an open case must meet next: check-in while a department is NOTIFIED, then
+ * resolution; 0 when not open. */
+int64_t tracking_ledger_due(const Whistle__V1__Case *c);
+/* Writes `c` and keeps every index and its verification-window row right. */
+int tracking_ledger_put(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Case *c,
+                        const struct tracking_before *before);
 /* Appends `entry` as line `n` (1-based) of the case's history. */
 int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, uint64_t n,
                                 const Whistle__V1__HistoryEntry *entry);
@@ -43,11 +57,44 @@ int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, ui
  * whistle__v1__history_entry__free_unpacked, then the array). Returns the count or < 0. */
 int tracking_ledger_history(wh_store_t *st, MDB_txn *txn, const char *id,
                             Whistle__V1__HistoryEntry ***out);
-/* Lists cases matching `q` in id order, from an index when a filter is given. Fills a malloc'd
- * array of unpacked cases (*out, *n) and next_after (>= 32 bytes, "" when no more). */
+/* Lists cases matching `q` in id order, from an index when a filter is given (q->overdue:
+ * open cases past their deadline at `now_ms`, most overdue first). Fills a malloc'd array of
+ * unpacked cases (*out, *n) and next_after (>= 32 bytes, "" when no more). */
 int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
-                         Whistle__V1__Case ***out, size_t *n, char *next_after);
+                         int64_t now_ms, Whistle__V1__Case ***out, size_t *n, char *next_after);
 
-#define TRACKING_TABLES "cases", "history", "idx_state", "idx_dept", "idx_grid", "idx_unit"
+/* ---- rebuild.c ---------------------------------------------------------------------------- */
+
+/* Rebuilds an empty tracking data folder from notification's all/ topic (at
+ * `notification_api`): ledger, indexes, visits, tracking's own log and the routing cursor.
+ * 0, WH_ESTATE when the folder is not empty, WH_EGONE when all/ no longer starts at
+ * tracking/1, or a transport or storage error. */
+int tracking_rebuild(const char *data_dir, const char *notification_api);
+
+/* ---- visits.c: the grid ledger's visit hours ------------------------------------------- */
+
+#define TRACKING_VISIT_MIN_MINUTES 300 /* 5 hours a week (网格员每周下沉走访不少于5小时) */
+
+/* Checks a LogVisit against the catalog: known grid, one of its staff, 1..1440 minutes. */
+int tracking_visits_check(const struct wh_catalog *cat, const Whistle__V1__LogVisit *v,
+                          struct wh_field_error *err);
+/* The ISO week ("2026-W48") and normalised date of `date` (YYYY-MM-DD, "" = today), local
+ * time; WH_EFIELD when malformed or in the future. */
+int tracking_visits_week_of(const char *date, int64_t today_ms, char *week, size_t len,
+                            char *date_out, size_t date_len);
+/* Adds `minutes` to staff's week in grid; *total gets the week's sum. */
+int tracking_visits_add(wh_store_t *st, MDB_txn *txn, const char *week, const char *grid,
+                        const char *staff, uint32_t minutes, uint32_t *total);
+/* Fills `out` with every staff member's minutes that week (free with tracking_visits_free). */
+int tracking_visits_report(wh_store_t *st, MDB_txn *txn, const struct wh_catalog *cat,
+                           const Whistle__V1__Visits *q, Whistle__V1__VisitsReply *out,
+                           struct wh_field_error *err);
+void tracking_visits_free(Whistle__V1__VisitsReply *out);
+/* [from, to) of ISO week "2026-W48" in local time; WH_EFIELD for a week that does not exist. */
+int tracking_week_bounds(const char *week, int64_t *from_ms, int64_t *to_ms);
+
+#define TRACKING_TABLES                                                                     \
+    "cases", "history", "idx_state", "idx_dept", "idx_grid", "idx_unit", "idx_due", "verify_due", \
+        "visits"
 
 #endif

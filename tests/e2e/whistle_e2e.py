@@ -19,7 +19,7 @@ SOURCE_DIR = os.environ.get("WHISTLE_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY_DIR = os.environ.get("WHISTLE_BINARY_DIR") or os.path.join(SOURCE_DIR, "build")
 SERVICES = ["intake", "routing", "tracking", "notification"]
-UPSTREAM = {"routing": ["intake", "tracking"], "tracking": ["routing"],
+UPSTREAM = {"routing": ["intake", "tracking"], "tracking": ["routing", "notification"],
             "notification": ["tracking"]}
 
 
@@ -52,13 +52,14 @@ class Cluster:
     def events(self, name):
         return "ipc://%s/%s.ev" % (self.tmp, name)
 
-    def start(self, name):
+    def start(self, name, *extra):
         args = [os.path.join(BINARY_DIR, "services", "whistle-" + name),
                 "--data", os.path.join(self.tmp, name), "--catalog", self.catalog,
                 "--api", self.api(name), "--events", self.events(name),
                 "--heartbeat-ms", str(self.heartbeat_ms), "--log-level", "warn"]
         for up in UPSTREAM.get(name, []):
             args += ["--%s-api" % up, self.api(up), "--%s-events" % up, self.events(up)]
+        args += list(extra)
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
@@ -173,7 +174,7 @@ class Cluster:
         sr.report.reporter = reporter
         return req
 
-    def action_req(self, case_id, action, actor="", department="", satisfied=False):
+    def action_req(self, case_id, action, actor="", department="", satisfied=False, note=""):
         req = self.pb.Request()
         a = req.case_action
         a.case_id = case_id
@@ -181,6 +182,7 @@ class Cluster:
         a.actor = actor or department
         a.department = department
         a.satisfied = satisfied
+        a.note = note
         return req
 
     def get_case(self, case_id):

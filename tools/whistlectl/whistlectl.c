@@ -59,7 +59,12 @@ static void s_usage(FILE *out)
             "  verify CASE --as REPORTER --satisfied|--unsatisfied [--note N]\n"
             "                                       the reporter verifies (群众验单)\n"
             "  show CASE                            state, assignments and full history\n"
-            "  list [--state S] [--dept D] [--grid G] [--unit U] [--limit N] [--after CASE]\n"
+            "  list [--state S] [--dept D] [--grid G] [--unit U] [--overdue] [--limit N]\n"
+            "       [--after CASE]                  cases from tracking's indexes, paged\n"
+            "  visit --grid G --staff NAME (--hours H | --minutes M) [--date YYYY-MM-DD] [--note N]\n"
+            "                                       a grid leader or worker logs a visit\n"
+            "  visits --week 2026-W48 [--grid G] [--short]\n"
+            "                                       weekly visit hours, flagged under 5 hours\n"
             "  tail TOPIC [--from SEQ] [--count N] [--idle-exit MS]\n"
             "                                       replay TOPIC (e.g. dept/cg/) from SEQ, then\n"
             "                                       follow it live, with no gap\n\n"
@@ -346,7 +351,7 @@ static int s_list(int argc, char **argv)
     Whistle__V1__ListCases q = WHISTLE__V1__LIST_CASES__INIT;
     static struct option opts[] = {{"state", 1, 0, 's'}, {"dept", 1, 0, 'd'}, {"grid", 1, 0, 'g'},
                                    {"unit", 1, 0, 'u'},  {"limit", 1, 0, 'l'}, {"after", 1, 0, 'a'},
-                                   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+                                   {"overdue", 0, 0, 'o'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -362,6 +367,7 @@ static int s_list(int argc, char **argv)
         case 'u': q.unit = optarg; break;
         case 'l': q.limit = (uint32_t)atoi(optarg); break;
         case 'a': q.after_case_id = optarg; break;
+        case 'o': q.overdue = 1; break;
         case 'h': s_usage(stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -432,6 +438,72 @@ static int s_escalate(int argc, char **argv)
         for (size_t i = 0; i < ev->n_added_departments; i++)
             printf("%s%s", i ? ", " : " (added ", ev->added_departments[i]);
         printf("%s\n", ev->n_added_departments ? ")" : "");
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_visit(int argc, char **argv)
+{
+    Whistle__V1__LogVisit v = WHISTLE__V1__LOG_VISIT__INIT;
+    static struct option opts[] = {{"grid", 1, 0, 'g'}, {"staff", 1, 0, 's'}, {"hours", 1, 0, 'H'},
+                                   {"minutes", 1, 0, 'm'}, {"date", 1, 0, 'd'}, {"note", 1, 0, 'n'},
+                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g': v.grid = optarg; break;
+        case 's': v.staff = optarg; break;
+        case 'H': v.minutes = (uint32_t)(atof(optarg) * 60 + 0.5); break;
+        case 'm': v.minutes = (uint32_t)atoi(optarg); break;
+        case 'd': v.date = optarg; break;
+        case 'n': v.note = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_LOG_VISIT;
+    req.log_visit = &v;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    if (g.json) s_print_json(&r->log_visit->base);
+    else printf("%s %s: %u min this week\n", v.grid, v.staff, r->log_visit->week_minutes);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_visits(int argc, char **argv)
+{
+    Whistle__V1__Visits q = WHISTLE__V1__VISITS__INIT;
+    static struct option opts[] = {{"week", 1, 0, 'w'}, {"grid", 1, 0, 'g'}, {"short", 0, 0, 's'},
+                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': q.week = optarg; break;
+        case 'g': q.grid = optarg; break;
+        case 's': q.short_only = 1; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_VISITS;
+    req.visits = &q;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__VisitsReply *vr = r->visits;
+    if (g.json) {
+        s_print_json(&vr->base);
+    } else {
+        printf("week %s: %u of the staff under 5 hours\n", vr->week, vr->short_count);
+        for (size_t i = 0; i < vr->n_rows; i++)
+            printf("%-8s %-6s %-12s %3u:%02u%s\n", vr->rows[i]->grid, vr->rows[i]->role,
+                   vr->rows[i]->staff, vr->rows[i]->minutes / 60, vr->rows[i]->minutes % 60,
+                   vr->rows[i]->under_minimum ? "  < 5 h" : "");
     }
     whistle__v1__reply__free_unpacked(r, NULL);
     return 0;
@@ -666,6 +738,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "release") == 0) return s_action(WHISTLE__V1__ACTION__RELEASE, cargc, cargv);
     if (strcmp(cmd, "escalate") == 0) return s_escalate(cargc, cargv);
     if (strcmp(cmd, "catalog") == 0) return s_catalog(cargc, cargv);
+    if (strcmp(cmd, "visit") == 0) return s_visit(cargc, cargv);
+    if (strcmp(cmd, "visits") == 0) return s_visits(cargc, cargv);
     if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
     if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
     if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);

@@ -26,6 +26,9 @@ void wh_deadlines_destroy(wh_deadlines_t **self_p);
 /* Moves the deadline of `id` from `old_due` (0: none) to `new_due` (0: none) in `txn`. */
 int wh_deadlines_move(wh_deadlines_t *self, MDB_txn *txn, const char *id, int64_t old_due,
                       int64_t new_due);
+/* The same move on any store without a timer (for offline rebuilds). */
+int wh_deadline_row_move(wh_store_t *st, MDB_txn *txn, const char *table, const char *id,
+                         int64_t old_due, int64_t new_due);
 /* Sets the timer for the nearest deadline. */
 void wh_deadlines_arm(wh_deadlines_t *self);
 

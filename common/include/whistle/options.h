@@ -14,6 +14,7 @@ struct wh_options {
     const char *upstream_events[4]; /* --intake-events, ... */
     const char *log_level;     /* --log-level, WHISTLE_LOG_LEVEL */
     int heartbeat_ms;          /* --heartbeat-ms, WHISTLE_HEARTBEAT_MS */
+    int rebuild;               /* --rebuild (tracking): rebuild an empty data folder first */
 };
 
 enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFICATION };
