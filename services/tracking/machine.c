@@ -129,6 +129,10 @@ static int s_department_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction 
     if (!open && a->action != WHISTLE__V1__ACTION__RELEASE)
         return s_state_err(err, c, act, "DISPATCHED, IN_PROGRESS or REOPENED");
     int as_state = as->state;
+    if (a->action == WHISTLE__V1__ACTION__RELEASE && cs == WHISTLE__V1__CASE_STATE__CLOSED)
+        return wh_field_error_set(err, WH_ESTATE, "case_action.action",
+                                  "case %s is CLOSED: every department was released with it",
+                                  c->id);
     if (a->action == WHISTLE__V1__ACTION__RELEASE)
         return wh_field_error_set(err, WH_ESTATE, "case_action.action",
                                   "case %s is %s: department '%s' stays on it until it is closed "

@@ -54,61 +54,73 @@ static const struct {
 
 static const struct {
     int action;
-    const char *actor, *dept;
+    const char *actor, *dept, *note;
     int satisfied;
 } s_actions[] = {
-    {AC(CHECKIN), "cg", "cg", 0},   {AC(PROGRESS), "cg", "cg", 0},
-    {AC(COMPLETE), "cg", "cg", 0},  {AC(RESOLVE), "north", "", 0},
-    {AC(VERIFY), "r1", "", 1},      {AC(VERIFY), "r1", "", 0},
+    {AC(CHECKIN), "cg", "cg", "", 0},   {AC(PROGRESS), "cg", "cg", "", 0},
+    {AC(COMPLETE), "cg", "cg", "", 0},  {AC(RESOLVE), "north", "", "", 0},
+    {AC(VERIFY), "r1", "", "", 1},      {AC(VERIFY), "r1", "", "", 0},
+    {AC(RETURN), "cg", "cg", "not ours", 0}, {AC(ASSIGN), "north", "yjgl", "", 0},
+    {AC(RELEASE), "cg", "cg", "", 0},
 };
+#define N_ACTIONS ((int)(sizeof s_actions / sizeof s_actions[0]))
 
 /* expected[state][action]: resulting case state, or a negative error code */
-static const int s_expected[6][6] = {
-    /* CHECKIN         PROGRESS         COMPLETE         RESOLVE          VERIFY+        VERIFY- */
-    {ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE},          /* DISPATCHED */
-    {WH_ESTATE, ST(IN_PROGRESS), ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE},    /* IN_PROGRESS */
-    {WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, ST(CLOSED), ST(REOPENED)},            /* RESOLVED */
-    {WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE},                /* CLOSED */
-    {ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE},          /* REOPENED */
-    {WH_EFORBIDDEN, WH_EFORBIDDEN, WH_EFORBIDDEN, WH_EFORBIDDEN, WH_ESTATE, WH_ESTATE},/* REFUSED */
+static const int s_expected[6][9] = {
+    /* CHECKIN  PROGRESS  COMPLETE  RESOLVE  VERIFY+  VERIFY-  RETURN  ASSIGN  RELEASE */
+    {ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE,          /* DISPATCHED */
+     ST(DISPATCHED), ST(DISPATCHED), WH_ESTATE},
+    {WH_ESTATE, ST(IN_PROGRESS), ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE,    /* IN_PROGRESS */
+     ST(IN_PROGRESS), ST(IN_PROGRESS), WH_ESTATE},
+    {WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, ST(CLOSED), ST(REOPENED),            /* RESOLVED */
+     WH_ESTATE, WH_ESTATE, WH_ESTATE},
+    {WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE,                /* CLOSED */
+     WH_ESTATE, WH_ESTATE, WH_ESTATE},
+    {ST(IN_PROGRESS), WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE, WH_ESTATE,          /* REOPENED */
+     ST(REOPENED), ST(REOPENED), WH_ESTATE},
+    {WH_EFORBIDDEN, WH_EFORBIDDEN, WH_EFORBIDDEN, WH_EFORBIDDEN, WH_ESTATE, WH_ESTATE,/* REFUSED */
+     WH_EFORBIDDEN, WH_EFORBIDDEN, WH_EFORBIDDEN},
 };
+
+static Whistle__V1__Case *s_heap(int state, int cg, int scjg);
 
 START_TEST(every_state_action_pair)
 {
-    int si = _i / 6, ai = _i % 6;
-    struct s_case s;
-    s_make(&s, s_states[si].state, s_states[si].cg, s_states[si].scjg);
+    int si = _i / N_ACTIONS, ai = _i % N_ACTIONS;
+    Whistle__V1__Case *c = s_heap(s_states[si].state, s_states[si].cg, s_states[si].scjg);
     Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
-    a.case_id = s.c.id;
+    a.case_id = c->id;
     a.action = s_actions[ai].action;
     a.actor = (char *)s_actions[ai].actor;
     a.department = (char *)s_actions[ai].dept;
+    a.note = (char *)s_actions[ai].note;
     a.satisfied = s_actions[ai].satisfied;
     size_t before_len, after_len;
-    uint8_t *before = wh_pack(&s.c.base, &before_len);
+    uint8_t *before = wh_pack(&c->base, &before_len);
     Whistle__V1__HistoryEntry e;
     struct wh_field_error err;
-    int rc = tracking_machine_act(&s.c, &a, 5000, &e, &err);
+    int rc = tracking_machine_act(c, &a, 5000, &e, &err);
     int want = s_expected[si][ai];
     if (want < 0) {
         ck_assert_msg(rc == want, "%s + %s: got %d, want %d", wh_state_name(s_states[si].state),
                       wh_action_name(a.action), rc, want);
         ck_assert_msg(err.message[0] && err.field[0], "a refusal names the field and the reason");
-        uint8_t *after = wh_pack(&s.c.base, &after_len);
+        uint8_t *after = wh_pack(&c->base, &after_len);
         ck_assert_uint_eq(before_len, after_len);
         ck_assert_msg(memcmp(before, after, before_len) == 0, "a refusal changes nothing");
         free(after);
     } else {
         ck_assert_msg(rc == 0, "%s + %s refused: %s", wh_state_name(s_states[si].state),
                       wh_action_name(a.action), err.message);
-        ck_assert_int_eq(s.c.state, want);
-        ck_assert_uint_eq(s.c.version, 2);
-        ck_assert_int_eq(s.c.updated_at_ms, 5000);
+        ck_assert_int_eq(c->state, want);
+        ck_assert_uint_eq(c->version, 2);
+        ck_assert_int_eq(c->updated_at_ms, 5000);
         ck_assert_int_eq(e.from_state, s_states[si].state);
         ck_assert_int_eq(e.to_state, want);
         ck_assert_int_eq(e.action, a.action);
     }
     free(before);
+    whistle__v1__case__free_unpacked(c, NULL);
 }
 END_TEST
 
@@ -281,7 +293,7 @@ int main(void)
 {
     Suite *s = suite_create("tracking machine");
     TCase *tc = tcase_create("machine");
-    tcase_add_loop_test(tc, every_state_action_pair, 0, 36);
+    tcase_add_loop_test(tc, every_state_action_pair, 0, 6 * N_ACTIONS);
     tcase_add_test(tc, who_may_act);
     tcase_add_test(tc, reopen_puts_every_department_back);
     tcase_add_test(tc, return_assign_release);
