@@ -7,6 +7,7 @@
 #include "whistle/cursor.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
+#include "whistle/options.h"
 #include "whistle/wlog.h"
 #include <signal.h>
 #include <stdio.h>
@@ -333,6 +334,17 @@ static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     (void)arg;
     (void)sock;
     (void)m;
+}
+
+void wh_service_config_init(struct wh_service_config *cfg, const char *name,
+                            const struct wh_options *o)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = name;
+    cfg->data_dir = o->data_dir;
+    cfg->api_endpoint = o->api;
+    cfg->events_endpoint = o->events;
+    cfg->heartbeat_ms = o->heartbeat_ms;
 }
 
 wh_service_t *wh_service_new(const struct wh_service_config *cfg)

@@ -95,16 +95,11 @@ intake_t *intake_new(const struct wh_options *o, const struct wh_catalog *cat)
     intake_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     static const char *const tables[] = {"keys", NULL};
-    struct wh_service_config cfg = {
-        .name = "intake",
-        .data_dir = o->data_dir,
-        .api_endpoint = o->api,
-        .events_endpoint = o->events,
-        .tables = tables,
-        .heartbeat_ms = o->heartbeat_ms,
-        .on_request = s_on_request,
-        .arg = self,
-    };
+    struct wh_service_config cfg;
+    wh_service_config_init(&cfg, "intake", o);
+    cfg.tables = tables;
+    cfg.on_request = s_on_request;
+    cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
     if (!self->svc) {

@@ -46,15 +46,10 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
 {
     notification_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    struct wh_service_config cfg = {
-        .name = "notification",
-        .stream = "all/",
-        .data_dir = o->data_dir,
-        .api_endpoint = o->api,
-        .events_endpoint = o->events,
-        .heartbeat_ms = o->heartbeat_ms,
-        .arg = self,
-    };
+    struct wh_service_config cfg;
+    wh_service_config_init(&cfg, "notification", o);
+    cfg.stream = "all/";
+    cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
     if (!self->svc ||

@@ -338,17 +338,12 @@ routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat)
     routing_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     static const char *const tables[] = {"cases", "deadlines", NULL};
-    struct wh_service_config cfg = {
-        .name = "routing",
-        .data_dir = o->data_dir,
-        .api_endpoint = o->api,
-        .events_endpoint = o->events,
-        .tables = tables,
-        .heartbeat_ms = o->heartbeat_ms,
-        .on_request = s_on_request,
-        .after_commit = s_after_commit,
-        .arg = self,
-    };
+    struct wh_service_config cfg;
+    wh_service_config_init(&cfg, "routing", o);
+    cfg.tables = tables;
+    cfg.on_request = s_on_request;
+    cfg.after_commit = s_after_commit;
+    cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
     if (!self->svc) {

@@ -404,17 +404,12 @@ tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *ca
     tracking_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     static const char *const tables[] = {TRACKING_TABLES, NULL};
-    struct wh_service_config cfg = {
-        .name = "tracking",
-        .data_dir = o->data_dir,
-        .api_endpoint = o->api,
-        .events_endpoint = o->events,
-        .tables = tables,
-        .heartbeat_ms = o->heartbeat_ms,
-        .on_request = s_on_request,
-        .after_commit = s_after_commit,
-        .arg = self,
-    };
+    struct wh_service_config cfg;
+    wh_service_config_init(&cfg, "tracking", o);
+    cfg.tables = tables;
+    cfg.on_request = s_on_request;
+    cfg.after_commit = s_after_commit;
+    cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
     if (!self->svc) {

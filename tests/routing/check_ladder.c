@@ -118,9 +118,5 @@ int main(void)
     tcase_add_test(tc, no_step_when_resolved_or_closed);
     tcase_add_test(tc, raise_keeps_coordinators_once);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }

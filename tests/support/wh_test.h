@@ -7,6 +7,7 @@
 #include "whistle/codec.h"
 #include "whistle/options.h"
 #include "whistle/service.h"
+#include <check.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,16 @@ static inline Whistle__V1__Reply *wh_test_call(void *dealer, wh_service_t **svcs
     Whistle__V1__Reply *r = wh_test_raw_call(dealer, svcs, n, buf, len, timeout_ms);
     free(buf);
     return r;
+}
+
+/* Runs suite `s` and returns the exit status (0 when every check passed). */
+static inline int wh_test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
 }
 
 /* Drives the services until cond() is true or the deadline passes; returns cond(). */

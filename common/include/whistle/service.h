@@ -48,6 +48,12 @@ struct wh_service_config {
     void *arg;
 };
 
+struct wh_options;
+/* Fills the fields of `cfg` that come from the command line (data folder, endpoints,
+ * heartbeat) and the name; the rest is zeroed for the caller to set. */
+void wh_service_config_init(struct wh_service_config *cfg, const char *name,
+                            const struct wh_options *o);
+
 /* Creates the loop, store and sockets. NULL on failure (logged with what to fix). */
 wh_service_t *wh_service_new(const struct wh_service_config *cfg);
 /* Closes every handle and frees; safe on NULL. */
