@@ -17,9 +17,19 @@
 
 /* ---- the after-commit queue ------------------------------------------------------------ */
 
+static void s_on_pending(uv_idle_t *h) { (void)h; }
+
+/* Something waits for the commit: the loop must not block in poll before the check phase
+ * runs, or a batch opened from an idle-time drain would wait for the next timer. */
+static void s_commit_soon(wh_service_t *svc)
+{
+    if (!uv_is_active((uv_handle_t *)&svc->pending)) uv_idle_start(&svc->pending, s_on_pending);
+}
+
 void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **frames,
                        const size_t *lens)
 {
+    s_commit_soon(svc);
     if (svc->n_out == svc->cap_out) {
         size_t cap = svc->cap_out ? svc->cap_out * 2 : 256;
         struct wh_out *o = realloc(svc->out, cap * sizeof *o);
@@ -68,6 +78,7 @@ static uint8_t *s_dup(const void *p, size_t n)
 
 static void s_commit(wh_service_t *svc)
 {
+    uv_idle_stop(&svc->pending);
     int rc = 0, had_batch = wh_store_in_batch(svc->store);
     if (had_batch) {
         MDB_txn *txn = wh_service_txn(svc);
@@ -377,6 +388,7 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
         goto fail;
 
+    uv_idle_init(&svc->loop, &svc->pending);
     uv_check_init(&svc->loop, &svc->commit);
     svc->commit.data = svc;
     uv_check_start(&svc->commit, s_on_check);
@@ -420,6 +432,7 @@ void wh_service_destroy(wh_service_t **self_p)
     wh_sock_destroy(&svc->api);
     wh_sock_destroy(&svc->events);
     uv_close((uv_handle_t *)&svc->commit, s_noop_close);
+    uv_close((uv_handle_t *)&svc->pending, s_noop_close);
     uv_close((uv_handle_t *)&svc->tick, s_noop_close);
     uv_close((uv_handle_t *)&svc->wake, s_noop_close);
     uv_close((uv_handle_t *)&svc->sigterm, s_noop_close);
@@ -455,7 +468,11 @@ void wh_service_stop(wh_service_t *svc)
     uv_stop(&svc->loop);
 }
 
-MDB_txn *wh_service_txn(wh_service_t *svc) { return wh_store_txn(svc->store); }
+MDB_txn *wh_service_txn(wh_service_t *svc)
+{
+    s_commit_soon(svc);
+    return wh_store_txn(svc->store);
+}
 wh_store_t *wh_service_store(wh_service_t *svc) { return svc->store; }
 uv_loop_t *wh_service_loop(wh_service_t *svc) { return &svc->loop; }
 const char *wh_service_name(const wh_service_t *svc) { return svc->cfg.name; }

@@ -41,6 +41,8 @@ struct wh_service {
     wh_sock_t *api;           /* ROUTER */
     wh_sock_t *events;        /* XPUB */
     uv_check_t commit;        /* group commit, after the poll phase */
+    uv_idle_t pending;        /* active while a batch or a queued send waits for the commit:
+                                 keeps the poll phase from sleeping before it */
     uv_timer_t tick;          /* heartbeat and replay timeouts */
     uv_timer_t wake;          /* run_once timeout */
     uv_signal_t sigterm, sigint;
