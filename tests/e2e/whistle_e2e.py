@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import zmq
@@ -45,6 +46,7 @@ class Cluster:
         self.procs = {}
         self.ctx = zmq.Context()
         self.next_id = random.randrange(1, 1 << 40)
+        self.id_lock = threading.Lock()
 
     def api(self, name):
         return "ipc://%s/%s.api" % (self.tmp, name)
@@ -105,8 +107,9 @@ class Cluster:
         own = sock is None
         sock = sock or self.client(name)
         try:
-            self.next_id += 1
-            req.request_id = self.next_id
+            with self.id_lock:
+                self.next_id += 1
+                req.request_id = self.next_id
             sock.send(req.SerializeToString())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
