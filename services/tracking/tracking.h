@@ -48,6 +48,15 @@ int tracking_ledger_history(wh_store_t *st, MDB_txn *txn, const char *id,
 int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
                          Whistle__V1__Case ***out, size_t *n, char *next_after);
 
+/* ---- period.c: assessment periods -------------------------------------------------------- */
+
+/* Parses an assessment period into [*from_ms, *to_ms) in the process's local time zone (TZ):
+ * an ISO 8601 week "2026-W48" (Monday 00:00 to the next Monday; week 1 holds January 4), a
+ * month "2026-11", a quarter "2026-Q4" or a year "2026" (years 1970..9999). Returns 0, or
+ * WH_EFIELD for anything else ("2026-W54", "2021-W53", "2026-13", "2026-Q5", "2026-w48")
+ * and leaves the outputs untouched. */
+int tracking_period_parse(const char *spec, int64_t *from_ms, int64_t *to_ms);
+
 #define TRACKING_TABLES "cases", "history", "idx_state", "idx_dept", "idx_grid", "idx_unit"
 
 #endif
