@@ -24,8 +24,8 @@ struct s_durations {
 
 struct s_row {
     char *key;
-    uint32_t dispatched, checked_in, on_time, resolved, verified, satisfied, by_default,
-        reopened, escalations;
+    uint32_t dispatched, checked_in, on_time, resolved, verified, satisfied, by_default, reopened,
+        escalations;
     struct s_durations checkin, resolve;
     double response, resolution, satisfaction, score;
 };
@@ -39,8 +39,8 @@ struct s_table {
 /* What one case contributes, read from its snapshot and its history lines. */
 struct s_facts {
     int64_t dispatch_at;
-    int64_t deadline;        /* check-in deadline in force at dispatch */
-    int has_checkin;         /* any department checked in */
+    int64_t deadline; /* check-in deadline in force at dispatch */
+    int has_checkin;  /* any department checked in */
     int64_t first_checkin;
     int has_resolve;
     int64_t first_resolve;
@@ -83,8 +83,10 @@ static struct s_row *s_row(struct s_table *t, const char *key)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(t->rows[mid].key, key);
         if (c == 0) return &t->rows[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 32;
@@ -162,8 +164,10 @@ static int s_facts(const struct wh_catalog *cat, const Whistle__V1__Case *c,
             break;
         case WHISTLE__V1__ACTION__VERIFY:
             f->verified = 1;
-            if (e->by_default) f->by_default = 1;
-            else if (e->satisfied) f->satisfied = 1;
+            if (e->by_default)
+                f->by_default = 1;
+            else if (e->satisfied)
+                f->satisfied = 1;
             break;
         case WHISTLE__V1__ACTION__ESCALATE: f->escalations++; break;
         default: break;
@@ -212,9 +216,9 @@ static const char *s_case_key(const struct wh_catalog *cat, const Whistle__V1__C
     return cm ? cm->unit->code : lead; /* gone from the catalog: keep the code as it was */
 }
 
-static int s_count_case(struct s_table *t, const struct wh_catalog *cat,
-                        const Whistle__V1__Case *c, Whistle__V1__HistoryEntry **h, size_t n,
-                        const struct s_facts *f, enum s_by by)
+static int s_count_case(struct s_table *t, const struct wh_catalog *cat, const Whistle__V1__Case *c,
+                        Whistle__V1__HistoryEntry **h, size_t n, const struct s_facts *f,
+                        enum s_by by)
 {
     if (by != S_BY_DEPARTMENT) {
         struct s_row *r = s_row(t, s_case_key(cat, c, by));
@@ -258,10 +262,12 @@ static int s_scan(wh_store_t *st, MDB_txn *txn, const struct wh_catalog *cat, in
             Whistle__V1__HistoryEntry **h = NULL;
             int n = tracking_ledger_history(st, txn, c->id, &h);
             struct s_facts f;
-            if (n < 0) rc = n;
+            if (n < 0)
+                rc = n;
             else if (s_facts(cat, c, h, (size_t)n, from, to, &f))
                 rc = s_count_case(t, cat, c, h, (size_t)n, &f, by);
-            for (int i = 0; i < n; i++) whistle__v1__history_entry__free_unpacked(h[i], NULL);
+            for (int i = 0; i < n; i++)
+                whistle__v1__history_entry__free_unpacked(h[i], NULL);
             free(h);
         }
         whistle__v1__case__free_unpacked(c, NULL);
@@ -271,7 +277,10 @@ static int s_scan(wh_store_t *st, MDB_txn *txn, const struct wh_catalog *cat, in
     return rc;
 }
 
-static double s_rate(uint32_t num, uint32_t den) { return den ? (double)num / den : 0.0; }
+static double s_rate(uint32_t num, uint32_t den)
+{
+    return den ? (double)num / den : 0.0;
+}
 
 /* score desc, then key asc */
 static int s_cmp_rank(const void *a, const void *b)
@@ -358,9 +367,12 @@ int tracking_figures_compute(wh_store_t *st, MDB_txn *txn, const struct wh_catal
         return err->code;
     enum s_by by;
     const char *by_name = q->by && q->by[0] ? q->by : "department";
-    if (strcmp(by_name, "department") == 0) by = S_BY_DEPARTMENT;
-    else if (strcmp(by_name, "township") == 0) by = S_BY_TOWNSHIP;
-    else if (strcmp(by_name, "grid") == 0) by = S_BY_GRID;
+    if (strcmp(by_name, "department") == 0)
+        by = S_BY_DEPARTMENT;
+    else if (strcmp(by_name, "township") == 0)
+        by = S_BY_TOWNSHIP;
+    else if (strcmp(by_name, "grid") == 0)
+        by = S_BY_GRID;
     else
         return wh_field_error_set(err, WH_EFIELD, "figures.by",
                                   "figures.by must be department, township or grid, not '%s'",

@@ -14,7 +14,10 @@
 #define S_YEAR_MIN 1970
 #define S_YEAR_MAX 9999
 
-static int s_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int s_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 /* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (Howard Hinnant's
  * days_from_civil), m 1..12. */

@@ -276,7 +276,9 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
     case WHISTLE__V1__REQUEST__BODY_FIGURES: s_figures(self, txn, peer, req->figures); break;
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
-                         "tracking serves CaseAction, GetCase, ListCases, Figures, Replay and Ping", 0);
+                         "tracking serves CaseAction, GetCase, ListCases, Figures, Replay and "
+                         "Ping",
+                         0);
     }
 }
 

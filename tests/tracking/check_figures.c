@@ -181,7 +181,8 @@ static void s_setup(void)
     s_cat = wh_catalog_load(WHISTLE_SOURCE_DIR "/tests/data/catalog-small.json", err, sizeof err);
     ck_assert_msg(s_cat != NULL, "%s", err);
     MDB_txn *txn = wh_store_txn(s_st);
-    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases[0]; i++) s_write_fixture(txn, &s_cases[i]);
+    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases[0]; i++)
+        s_write_fixture(txn, &s_cases[i]);
     ck_assert_int_eq(wh_store_commit(s_st), 0);
 }
 

@@ -514,7 +514,8 @@ static void s_fmt_duration(char *buf, size_t n, int has, int64_t ms)
     if (!has) snprintf(buf, n, "-");
     else if (ms < 600000) snprintf(buf, n, "%.1fm", (double)ms / 60000.0);
     else if (ms < 3600000) snprintf(buf, n, "%lldm", (long long)(ms / 60000));
-    else snprintf(buf, n, "%lld:%02lld", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
+    else
+        snprintf(buf, n, "%lld:%02lld", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
 }
 
 /* One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break. */
@@ -537,7 +538,8 @@ static void s_figures_csv(const Whistle__V1__FiguresReply *fr)
     /* RFC 4180: CRLF line ends, header first, the proto's field names */
     printf("key,name,dispatched,checked_in,checked_in_on_time,response_rate,resolved,"
            "resolution_rate,verified,satisfied,verified_by_default,satisfaction_rate,reopened,"
-           "escalations,checkin_p50_ms,checkin_p90_ms,resolve_p50_ms,resolve_p90_ms,rank,score\r\n");
+           "escalations,checkin_p50_ms,checkin_p90_ms,resolve_p50_ms,resolve_p90_ms,rank,"
+           "score\r\n");
     for (size_t i = 0; i < fr->n_rows; i++) {
         const Whistle__V1__FigureRow *r = fr->rows[i];
         s_csv_field(r->key);
@@ -571,7 +573,7 @@ static void s_figures_table(const Whistle__V1__FiguresReply *fr)
            "escalations", "ck-p50", "ck-p90", "rs-p50", "rs-p90", "rank");
     for (size_t i = 0; i < fr->n_rows; i++) {
         const Whistle__V1__FigureRow *r = fr->rows[i];
-        char d[4][16];
+        char d[4][32];
         s_fmt_duration(d[0], sizeof d[0], r->checked_in > 0, r->checkin_p50_ms);
         s_fmt_duration(d[1], sizeof d[1], r->checked_in > 0, r->checkin_p90_ms);
         s_fmt_duration(d[2], sizeof d[2], r->resolved > 0, r->resolve_p50_ms);
@@ -616,7 +618,7 @@ static int s_figures(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (csv && g.json) {
-        fprintf(stderr, "whistlectl: report: --csv and --json are two different exports; pick one\n");
+        fprintf(stderr, "whistlectl: report: --csv and --json are two exports; pick one\n");
         return EXIT_USAGE;
     }
     Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
