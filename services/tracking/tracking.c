@@ -378,6 +378,23 @@ static void s_visits(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     tracking_visits_free(&vr);
 }
 
+/* Assessment figures: computed in this batch's txn from the ledger (see figures.c). */
+static void s_figures(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                      const Whistle__V1__Figures *q)
+{
+    Whistle__V1__FiguresReply fr;
+    struct wh_field_error fe;
+    if (tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, &fr, &fe)) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
+    reply.figures = &fr;
+    wh_service_reply(self->svc, peer, &reply);
+    tracking_figures_free(&fr);
+}
+
 static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
                          const Whistle__V1__Request *req)
 {
@@ -388,6 +405,7 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
     case WHISTLE__V1__REQUEST__BODY_LIST_CASES: s_list(self, txn, peer, req->list_cases); break;
     case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: s_log_visit(self, txn, peer, req->log_visit); break;
     case WHISTLE__V1__REQUEST__BODY_VISITS: s_visits(self, txn, peer, req->visits); break;
+    case WHISTLE__V1__REQUEST__BODY_FIGURES: s_figures(self, txn, peer, req->figures); break;
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
                          "tracking serves CaseAction, GetCase, ListCases, LogVisit, Visits, "

@@ -90,11 +90,55 @@ int tracking_visits_report(wh_store_t *st, MDB_txn *txn, const struct wh_catalog
                            const Whistle__V1__Visits *q, Whistle__V1__VisitsReply *out,
                            struct wh_field_error *err);
 void tracking_visits_free(Whistle__V1__VisitsReply *out);
-/* [from, to) of ISO week "2026-W48" in local time; WH_EFIELD for a week that does not exist. */
-int tracking_week_bounds(const char *week, int64_t *from_ms, int64_t *to_ms);
 
 #define TRACKING_TABLES                                                                     \
     "cases", "history", "idx_state", "idx_dept", "idx_grid", "idx_unit", "idx_due", "verify_due", \
         "visits"
+/* ---- period.c: assessment periods -------------------------------------------------------- */
+
+/* Parses an assessment period into [*from_ms, *to_ms) in the process's local time zone (TZ):
+ * an ISO 8601 week "2026-W48" (Monday 00:00 to the next Monday; week 1 holds January 4), a
+ * month "2026-11", a quarter "2026-Q4" or a year "2026" (years 1970..9999). Returns 0, or
+ * WH_EFIELD for anything else ("2026-W54", "2021-W53", "2026-13", "2026-Q5", "2026-w48")
+ * and leaves the outputs untouched. */
+int tracking_period_parse(const char *spec, int64_t *from_ms, int64_t *to_ms);
+
+/* ---- figures.c: assessment figures (周调度/月通报/季点评/年考核) --------------------------
+ *
+ * The cases of a period: those whose DISPATCH history line is in [from, to) of q->period (see
+ * tracking_period_parse); refused cases never count. Everything that happened to such a case
+ * since, also after the period, counts for it (a cohort: recent periods still move).
+ *   by department  one row per department assigned to such a case (RELEASED and RETURNED
+ *                  included); dispatched = assignments; checked_in = with a CHECKIN line of
+ *                  that department; check-in time = its first CHECKIN - DISPATCH.
+ *   by township    the case's lead unit (a leading community counts for its unit); by grid:
+ *                  report.grid. dispatched = cases; checked_in = the case has a CHECKIN line;
+ *                  check-in time = the first CHECKIN of any department - DISPATCH.
+ *   on time        that first CHECKIN at <= the check-in deadline in force at dispatch: the
+ *                  case's checkin_deadline_ms when it has no ESCALATE line (only escalations
+ *                  move deadlines), else DISPATCH at + the catalog's checkin_ms of the whistle
+ *                  named at the start of the DISPATCH note (the one routing blew).
+ *   per case, added to every row the case counts for: resolved = a RESOLVE line (resolve
+ *   time = first RESOLVE - DISPATCH); verified = a VERIFY line of any verdict, or CLOSED;
+ *   verified_by_default = a VERIFY line with by_default; satisfied = a VERIFY line with
+ *   satisfied and not by_default; reopened = reopen_count > 0; escalations = ESCALATE lines.
+ *   response = on_time / dispatched, resolution = resolved / dispatched, satisfaction =
+ *   satisfied / (verified - verified_by_default), each 0 when its denominator is 0; score =
+ *   their mean; rows ordered and ranked 1.. by score desc, then key asc. p50/p90: nearest rank
+ *   (the ceil(0.5 n)-th and ceil(0.9 n)-th smallest duration), 0 when none; a negative
+ *   duration (clock skew) counts as 0.
+ * Reads every case and the history of every case not refused in `txn`: O(ledger). */
+
+/* Computes the figures asked by `q` into `out` (initialised here; strings and rows are
+ * malloc'd: the caller frees with tracking_figures_free, also after a failure). `cat` (not
+ * NULL) gives names, units of communities and check-in periods. Returns 0, WH_EFIELD with
+ * err->field "figures.period" or "figures.by", or a storage / memory error; `err` is filled on
+ * every failure. */
+int tracking_figures_compute(wh_store_t *st, MDB_txn *txn, const struct wh_catalog *cat,
+                             const Whistle__V1__Figures *q, Whistle__V1__FiguresReply *out,
+                             struct wh_field_error *err);
+/* Frees what tracking_figures_compute put into `out` and re-initialises it; safe to repeat. */
+void tracking_figures_free(Whistle__V1__FiguresReply *out);
+
 
 #endif

@@ -124,7 +124,7 @@ int tracking_visits_report(wh_store_t *st, MDB_txn *txn, const struct wh_catalog
                            struct wh_field_error *err)
 {
     int64_t from, to;
-    if (!q->week || !strstr(q->week, "-W") || tracking_week_bounds(q->week, &from, &to))
+    if (!q->week || !strstr(q->week, "-W") || tracking_period_parse(q->week, &from, &to))
         return wh_field_error_set(err, WH_EFIELD, "visits.week",
                                   "visits.week must be an ISO week such as 2026-W48");
     const struct wh_grid *one = NULL;
@@ -150,30 +150,4 @@ void tracking_visits_free(Whistle__V1__VisitsReply *out)
     free(out->rows);
     out->rows = NULL;
     out->n_rows = 0;
-}
-
-int tracking_week_bounds(const char *week, int64_t *from_ms, int64_t *to_ms)
-{
-    int y, w;
-    char tail;
-    if (sscanf(week, "%4d-W%2d%c", &y, &w, &tail) != 2 || w < 1 || w > 53) return WH_EFIELD;
-    /* Monday of ISO week 1 is the Monday on or before January 4 */
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = 0, .tm_mday = 4, .tm_isdst = -1};
-    time_t jan4 = mktime(&tm);
-    if (jan4 == (time_t)-1) return WH_EFIELD;
-    int wday = (tm.tm_wday + 6) % 7; /* Monday = 0 */
-    struct tm start = {.tm_year = y - 1900, .tm_mon = 0, .tm_mday = 4 - wday + (w - 1) * 7,
-                       .tm_isdst = -1};
-    struct tm end = start;
-    end.tm_mday += 7;
-    time_t a = mktime(&start), b = mktime(&end);
-    /* week 53 exists only when it does not belong to the next year */
-    char check[16];
-    strftime(check, sizeof check, "%G-W%V", &start);
-    char want[16];
-    snprintf(want, sizeof want, "%04d-W%02d", y, w);
-    if (strcmp(check, want) != 0) return WH_EFIELD;
-    *from_ms = (int64_t)a * 1000;
-    *to_ms = (int64_t)b * 1000;
-    return 0;
 }

@@ -53,6 +53,14 @@ def fast_part():
         assert got.history[-1].action == A.VERIFY and not got.history[-1].satisfied
         rep = c.call("tracking", c.action_req(a, A.VERIFY, actor="r-0", satisfied=False))
         assert rep.WhichOneof("body") == "error" and rep.error.state == pb.CLOSED, rep
+        # the figures count it apart: verified by default, not satisfied
+        req = pb.Request()
+        req.figures.period = time.strftime("%Y-%m")
+        req.figures.by = "township"
+        rows = {r.key: r for r in c.call("tracking", req).figures.rows}
+        north = rows["north"]
+        assert (north.verified, north.satisfied, north.verified_by_default) == (2, 1, 1), north
+        assert north.satisfaction_rate == 1.0, north
         # overdue: the six untouched cases are past their check-in deadline, a and b are not
         seen, after = [], ""
         while True:

@@ -43,6 +43,12 @@ static void s_usage(FILE *out)
             "                                       (--affair/--authority: a task handed down to\n"
             "                                       the grid's community, 社区事务准入)\n"
             "                                       report a problem; prints the case id\n"
+            "  report --period P [--by department|township|grid] [--csv]\n"
+            "                                       assessment figures for an ISO week 2026-W48,\n"
+            "                                       month 2026-11, quarter 2026-Q4 or year 2026:\n"
+            "                                       dispatched, on time, resolved, satisfied (三率),\n"
+            "                                       p50/p90 times and the ranking; --csv (RFC 4180)\n"
+            "                                       or --json to export\n"
             "  checkin CASE --dept D [--note N]     a department reports for duty (报到)\n"
             "  progress CASE --dept D [--note N]    a department logs progress\n"
             "  complete CASE --dept D [--note N]    a department has done its part\n"
@@ -555,6 +561,151 @@ static int s_catalog(int argc, char **argv)
     return 0;
 }
 
+/* ---- report --period: assessment figures -------------------------------------------------- */
+
+/* Columns are counted in display cells: a CJK name takes two per character, not three bytes. */
+static int s_cells(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) == 0x80) continue; /* a continuation byte */
+        n += *p < 0x80 ? 1 : 2;
+    }
+    return n;
+}
+
+static void s_cell(const char *s, int width)
+{
+    fputs(s, stdout);
+    for (int n = s_cells(s); n < width; n++) putchar(' ');
+}
+
+/* A duration as minutes under an hour ("0.5m", "45m"), else h:mm ("26:05"); "-" if none. */
+static void s_fmt_duration(char *buf, size_t n, int has, int64_t ms)
+{
+    if (!has) snprintf(buf, n, "-");
+    else if (ms < 600000) snprintf(buf, n, "%.1fm", (double)ms / 60000.0);
+    else if (ms < 3600000) snprintf(buf, n, "%lldm", (long long)(ms / 60000));
+    else
+        snprintf(buf, n, "%lld:%02lld", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
+}
+
+/* One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break. */
+static void s_csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void s_figures_csv(const Whistle__V1__FiguresReply *fr)
+{
+    /* RFC 4180: CRLF line ends, header first, the proto's field names */
+    printf("key,name,dispatched,checked_in,checked_in_on_time,response_rate,resolved,"
+           "resolution_rate,verified,satisfied,verified_by_default,satisfaction_rate,reopened,"
+           "escalations,checkin_p50_ms,checkin_p90_ms,resolve_p50_ms,resolve_p90_ms,rank,"
+           "score\r\n");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        s_csv_field(r->key);
+        putchar(',');
+        s_csv_field(r->name);
+        printf(",%u,%u,%u,%.6f,%u,%.6f,%u,%u,%u,%.6f,%u,%u,%" PRId64 ",%" PRId64 ",%" PRId64
+               ",%" PRId64 ",%u,%.6f\r\n",
+               r->dispatched, r->checked_in, r->checked_in_on_time, r->response_rate, r->resolved,
+               r->resolution_rate, r->verified, r->satisfied, r->verified_by_default,
+               r->satisfaction_rate, r->reopened, r->escalations, r->checkin_p50_ms,
+               r->checkin_p90_ms, r->resolve_p50_ms, r->resolve_p90_ms, r->rank, r->score);
+    }
+}
+
+static void s_figures_table(const Whistle__V1__FiguresReply *fr)
+{
+    char from[32], to[32];
+    s_fmt_time(from, sizeof from, fr->from_ms);
+    s_fmt_time(to, sizeof to, fr->to_ms);
+    printf("%s by %s: cases dispatched from %s to %s (local time)\n", fr->period, fr->by, from,
+           to);
+    int kw = 4, nw = 4;
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        if (s_cells(fr->rows[i]->key) > kw) kw = s_cells(fr->rows[i]->key);
+        if (s_cells(fr->rows[i]->name) > nw) nw = s_cells(fr->rows[i]->name);
+    }
+    s_cell("key", kw + 2);
+    s_cell("name", nw + 2);
+    printf("%10s %7s %6s %8s %6s %9s %6s %8s %11s %7s %7s %7s %7s %4s\n", "dispatched",
+           "on-time", "resp%", "resolved", "resol%", "satisfied", "sat%", "reopened",
+           "escalations", "ck-p50", "ck-p90", "rs-p50", "rs-p90", "rank");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        char d[4][32];
+        s_fmt_duration(d[0], sizeof d[0], r->checked_in > 0, r->checkin_p50_ms);
+        s_fmt_duration(d[1], sizeof d[1], r->checked_in > 0, r->checkin_p90_ms);
+        s_fmt_duration(d[2], sizeof d[2], r->resolved > 0, r->resolve_p50_ms);
+        s_fmt_duration(d[3], sizeof d[3], r->resolved > 0, r->resolve_p90_ms);
+        s_cell(r->key, kw + 2);
+        s_cell(r->name, nw + 2);
+        printf("%10u %7u %5.1f%% %8u %5.1f%% %9u %5.1f%% %8u %11u %7s %7s %7s %7s %4u\n",
+               r->dispatched, r->checked_in_on_time, 100.0 * r->response_rate, r->resolved,
+               100.0 * r->resolution_rate, r->satisfied, 100.0 * r->satisfaction_rate,
+               r->reopened, r->escalations, d[0], d[1], d[2], d[3], r->rank);
+    }
+    if (fr->n_rows == 0) printf("(no case dispatched in this period)\n");
+}
+
+/* 1 if the report command asks for figures (--period) rather than reporting a problem. */
+static int s_is_figures(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--period") == 0 || strncmp(argv[i], "--period=", 9) == 0) return 1;
+    return 0;
+}
+
+static int s_figures(int argc, char **argv)
+{
+    Whistle__V1__Figures q = WHISTLE__V1__FIGURES__INIT;
+    static struct option opts[] = {{"period", 1, 0, 'p'}, {"by", 1, 0, 'b'}, {"csv", 0, 0, 'c'},
+                                   {"json", 0, 0, 'j'},   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c, csv = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': q.period = optarg; break;
+        case 'b': q.by = optarg; break;
+        case 'c': csv = 1; break;
+        case 'j': g.json = 1; break;
+        case 'h': s_usage(stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !q.period[0]) {
+        fprintf(stderr, "whistlectl: report --period 2026-W48|2026-11|2026-Q4|2026 "
+                        "[--by department|township|grid] [--csv]\n");
+        return EXIT_USAGE;
+    }
+    if (csv && g.json) {
+        fprintf(stderr, "whistlectl: report: --csv and --json are two exports; pick one\n");
+        return EXIT_USAGE;
+    }
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_FIGURES;
+    req.figures = &q;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    if (g.json) s_print_json(&r->figures->base);
+    else if (csv) s_figures_csv(r->figures);
+    else s_figures_table(r->figures);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
 /* ---- tail: replay from a sequence, then live, with no gap and no duplicate ----------------- */
 
 static volatile sig_atomic_t s_interrupted;
@@ -727,6 +878,7 @@ int main(int argc, char **argv)
     const char *cmd = cargv[0];
     optind = 0; /* GNU getopt: 0 re-initialises its state for the command's own options */
     if (strcmp(cmd, "ping") == 0) return s_ping(cargc, cargv);
+    if (strcmp(cmd, "report") == 0 && s_is_figures(cargc, cargv)) return s_figures(cargc, cargv);
     if (strcmp(cmd, "report") == 0) return s_report(cargc, cargv);
     if (strcmp(cmd, "checkin") == 0) return s_action(WHISTLE__V1__ACTION__CHECKIN, cargc, cargv);
     if (strcmp(cmd, "progress") == 0) return s_action(WHISTLE__V1__ACTION__PROGRESS, cargc, cargv);
