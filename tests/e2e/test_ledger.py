@@ -143,6 +143,16 @@ def visits_and_rebuild():
         c.wait(lambda: c.ping("notification").head >= c.ping("tracking").head, what="fan-out")
         before = dump(c, ids)
         before_visits = report().SerializeToString(deterministic=True)
+
+        def figures():
+            out = []
+            for by in ("department", "township", "grid"):
+                req = pb.Request()
+                req.figures.period = time.strftime("%Y")
+                req.figures.by = by
+                out.append(c.call("tracking", req).figures.SerializeToString(deterministic=True))
+            return out
+        before_figures = figures()
         head = c.ping("tracking").head
 
         c.stop("tracking")
@@ -152,6 +162,7 @@ def visits_and_rebuild():
         assert c.ping("tracking").head == head
         assert dump(c, ids) == before, "the rebuilt ledger differs"
         assert report().SerializeToString(deterministic=True) == before_visits
+        assert figures() == before_figures, "the rebuilt figures differ"
         req = pb.Request()
         req.list_cases.state = pb.REOPENED
         assert sorted(x.id for x in c.call("tracking", req).list_cases.cases) == sorted(ids[:5])
