@@ -61,6 +61,14 @@ static void s_help(const char *name, const char *summary, const int *ups)
                s_names[*u], s_names[*u], *u == 0 ? "INTAKE" : *u == 1 ? "ROUTING" : *u == 2 ? "TRACKING" : "NOTIFICATION", s_events[*u]);
     }
     printf("  --heartbeat-ms N    heartbeat period [WHISTLE_HEARTBEAT_MS] (default: 1000)\n");
+    if (strcmp(name, "notification") == 0)
+        printf("  --webhook-attempts N     POSTs of one event before it goes to the dead letters\n"
+               "                      [WHISTLE_WEBHOOK_ATTEMPTS] (default: 8)\n"
+               "  --webhook-timeout-ms N   time limit of one POST [WHISTLE_WEBHOOK_TIMEOUT_MS]\n"
+               "                      (default: 10000)\n"
+               "  --webhook-backoff-ms N   delay before the first retry, doubled for each next\n"
+               "                      one (capped at 1 h), with jitter [WHISTLE_WEBHOOK_BACKOFF_MS]\n"
+               "                      (default: 1000)\n");
     printf("  --log-level LEVEL   error, warn, info or debug [WHISTLE_LOG_LEVEL] (default: info)\n");
     printf("  -h, --help          this text\n  --version           print the version\n\n");
     printf("Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and answered.\n");
@@ -79,6 +87,9 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
     o->events = s_env("events", s_events[me]);
     o->log_level = s_env("log-level", "info");
     o->heartbeat_ms = atoi(s_env("heartbeat-ms", "1000"));
+    o->webhook_attempts = atoi(s_env("webhook-attempts", "8"));
+    o->webhook_timeout_ms = atoi(s_env("webhook-timeout-ms", "10000"));
+    o->webhook_backoff_ms = atoi(s_env("webhook-backoff-ms", "1000"));
     for (int i = 0; i < 4; i++) {
         char k[40];
         snprintf(k, sizeof k, "%s-api", s_names[i]);
@@ -86,8 +97,9 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         snprintf(k, sizeof k, "%s-events", s_names[i]);
         o->upstream_events[i] = s_env(k, s_events[i]);
     }
-    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_UP = 300 };
-    struct option opts[20] = {
+    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_WH_ATTEMPTS,
+           O_WH_TIMEOUT, O_WH_BACKOFF, O_UP = 300 };
+    struct option opts[24] = {
         {"data", required_argument, 0, O_DATA},   {"catalog", required_argument, 0, O_CATALOG},
         {"api", required_argument, 0, O_API},     {"events", required_argument, 0, O_EVENTS},
         {"log-level", required_argument, 0, O_LOG}, {"heartbeat-ms", required_argument, 0, O_HB},
@@ -101,6 +113,11 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         opts[n++] = (struct option){upnames[2 * *u], required_argument, 0, O_UP + 2 * *u};
         opts[n++] = (struct option){upnames[2 * *u + 1], required_argument, 0, O_UP + 2 * *u + 1};
     }
+    if (strcmp(name, "notification") == 0) {
+        opts[n++] = (struct option){"webhook-attempts", required_argument, 0, O_WH_ATTEMPTS};
+        opts[n++] = (struct option){"webhook-timeout-ms", required_argument, 0, O_WH_TIMEOUT};
+        opts[n++] = (struct option){"webhook-backoff-ms", required_argument, 0, O_WH_BACKOFF};
+    }
     opts[n] = (struct option){0, 0, 0, 0};
     optind = 1;
     int c;
@@ -112,6 +129,9 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         case O_EVENTS: o->events = optarg; break;
         case O_LOG: o->log_level = optarg; break;
         case O_HB: o->heartbeat_ms = atoi(optarg); break;
+        case O_WH_ATTEMPTS: o->webhook_attempts = atoi(optarg); break;
+        case O_WH_TIMEOUT: o->webhook_timeout_ms = atoi(optarg); break;
+        case O_WH_BACKOFF: o->webhook_backoff_ms = atoi(optarg); break;
         case 'h': s_help(name, summary, upstreams); return 1;
         case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
         default:
@@ -131,6 +151,11 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
     }
     if (o->heartbeat_ms <= 0) {
         fprintf(stderr, "whistle-%s: --heartbeat-ms must be a positive number\n", name);
+        return -1;
+    }
+    if (o->webhook_attempts <= 0 || o->webhook_timeout_ms <= 0 || o->webhook_backoff_ms <= 0) {
+        fprintf(stderr, "whistle-%s: --webhook-attempts, --webhook-timeout-ms and "
+                        "--webhook-backoff-ms must be positive numbers\n", name);
         return -1;
     }
     return 0;

@@ -1,7 +1,8 @@
 /* notification.c: the notification service: appends each case.updated from tracking to every
  * topic it concerns, in the transaction that moves its cursor, then publishes them. The entry
  * keeps the origin event_id ("tracking/42") so a subscriber of several topics can tell one
- * event seen twice. */
+ * event seen twice. In that same transaction each entry is queued for the webhooks registered
+ * on its topic, so an appended entry is never without its deliveries. */
 #include "notification.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -11,12 +12,13 @@
 struct notification {
     wh_service_t *svc;
     const struct wh_catalog *cat;
+    notification_webhooks_t *hooks;
 };
 
 static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
                             const Whistle__V1__Envelope *in)
 {
-    (void)arg;
+    notification_t *self = arg;
     if (in->payload_case != WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED || !in->case_updated->case_)
         return 0;
     char topics[NOTIFICATION_MAX_TOPICS][80];
@@ -31,26 +33,59 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
         /* all/ is the service's own log: pass NULL so it counts as the head */
         int rc = wh_service_append(svc, txn, i == 0 ? NULL : topics[i], &env, NULL);
         if (rc) return rc;
+        env.event_id = in->event_id; /* append clears it (its buffer was on its stack) */
+        rc = notification_webhooks_enqueue(self->hooks, txn, &env);
+        if (rc) return rc;
     }
     return 0;
+}
+
+static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                         const Whistle__V1__Request *req)
+{
+    notification_t *self = arg;
+    switch (req->body_case) {
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD:
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE:
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST:
+        notification_webhooks_request(self->hooks, txn, peer, req, NULL, self);
+        break;
+    default:
+        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                         "notification serves Replay, Ping and the webhook requests", 0);
+    }
+}
+
+static void s_after_commit(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    notification_t *self = arg;
+    if (self->hooks) notification_webhooks_after_commit(self->hooks);
 }
 
 notification_t *notification_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
     notification_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
+    static const char *const tables[] = {NOTIFICATION_WEBHOOK_TABLES, NULL};
     struct wh_service_config cfg = {
         .name = "notification",
         .stream = "all/",
         .data_dir = o->data_dir,
         .api_endpoint = o->api,
         .events_endpoint = o->events,
+        .tables = tables,
         .heartbeat_ms = o->heartbeat_ms,
+        .on_request = s_on_request,
+        .after_commit = s_after_commit,
         .arg = self,
     };
+    struct notification_webhook_config hc = {o->webhook_attempts, o->webhook_timeout_ms,
+                                             o->webhook_backoff_ms};
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
-    if (!self->svc ||
+    if (self->svc) self->hooks = notification_webhooks_new(self->svc, &hc);
+    if (!self->svc || !self->hooks ||
         wh_service_follow(self->svc, "tracking", o->upstream_api[WH_UP_TRACKING],
                           o->upstream_events[WH_UP_TRACKING], s_apply_tracking, self)) {
         notification_destroy(&self);
@@ -62,6 +97,7 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
 void notification_destroy(notification_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    notification_webhooks_destroy(&(*self_p)->hooks);
     wh_service_destroy(&(*self_p)->svc);
     free(*self_p);
     *self_p = NULL;

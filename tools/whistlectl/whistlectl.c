@@ -62,7 +62,11 @@ static void s_usage(FILE *out)
             "  list [--state S] [--dept D] [--grid G] [--unit U] [--limit N] [--after CASE]\n"
             "  tail TOPIC [--from SEQ] [--count N] [--idle-exit MS]\n"
             "                                       replay TOPIC (e.g. dept/cg/) from SEQ, then\n"
-            "                                       follow it live, with no gap\n\n"
+            "                                       follow it live, with no gap\n"
+            "  webhooks [list]                      webhook registrations, pending deliveries\n"
+            "  webhooks add TOPIC URL               POST every entry of TOPIC to URL (JSON)\n"
+            "  webhooks remove TOPIC URL            stop; pending deliveries are dropped\n"
+            "  webhooks dead [--limit N]            deliveries given up after the last attempt\n\n"
             "Global options:\n"
             "  --json            machine-readable output (one JSON object per line for tail)\n"
             "  --timeout MS      how long to wait for a reply (default 5000)\n"
@@ -609,6 +613,81 @@ static int s_tail(int argc, char **argv)
     return rc;
 }
 
+/* ---- webhooks ---------------------------------------------------------------------------- */
+
+static void s_print_webhooks(const Whistle__V1__WebhookListReply *lr, int dead)
+{
+    if (g.json) {
+        s_print_json(&lr->base);
+        return;
+    }
+    if (!dead) {
+        for (size_t i = 0; i < lr->n_webhooks; i++)
+            printf("%-20s %s  pending %" PRIu64 "\n", lr->webhooks[i]->topic, lr->webhooks[i]->url,
+                   lr->webhooks[i]->pending);
+        printf("%zu webhook(s), %" PRIu64 " delivery(ies) pending, %" PRIu64 " dead\n",
+               lr->n_webhooks, lr->pending, lr->dead_count);
+        return;
+    }
+    for (size_t i = 0; i < lr->n_dead; i++) {
+        const Whistle__V1__WebhookDelivery *d = lr->dead[i];
+        printf("%" PRIu64 " %s%" PRIu64 " %s %s attempts %u: %s\n", d->id, d->topic, d->seq,
+               d->event_id, d->url, d->attempts, d->last_error);
+    }
+    printf("%" PRIu64 " dead\n", lr->dead_count);
+}
+
+static int s_webhooks(int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : "list";
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__WebhookAdd add = WHISTLE__V1__WEBHOOK_ADD__INIT;
+    Whistle__V1__WebhookRemove rm = WHISTLE__V1__WEBHOOK_REMOVE__INIT;
+    Whistle__V1__WebhookList ls = WHISTLE__V1__WEBHOOK_LIST__INIT;
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) {
+        if (argc != 4) {
+            fprintf(stderr, "whistlectl: usage: webhooks %s TOPIC URL\n", sub);
+            return EXIT_USAGE;
+        }
+        if (sub[0] == 'a') {
+            add.topic = argv[2];
+            add.url = argv[3];
+            req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD;
+            req.webhook_add = &add;
+        } else {
+            rm.topic = argv[2];
+            rm.url = argv[3];
+            req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE;
+            req.webhook_remove = &rm;
+        }
+    } else if (strcmp(sub, "list") == 0 || strcmp(sub, "dead") == 0) {
+        ls.dead = sub[0] == 'd';
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+                ls.limit = (uint32_t)atoi(argv[++i]);
+            } else {
+                fprintf(stderr, "whistlectl: usage: webhooks %s%s\n", sub,
+                        ls.dead ? " [--limit N]" : "");
+                return EXIT_USAGE;
+            }
+        }
+        req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST;
+        req.webhook_list = &ls;
+    } else if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        s_usage(stdout);
+        return 0;
+    } else {
+        fprintf(stderr, "whistlectl: webhooks: unknown '%s' (list, add, remove, dead)\n", sub);
+        return EXIT_USAGE;
+    }
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_NOTIFICATION, &req, &r);
+    if (rc) return rc;
+    s_print_webhooks(r->webhooks, ls.dead);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g.timeout_ms = 5000;
@@ -669,6 +748,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
     if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
     if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);
+    if (strcmp(cmd, "webhooks") == 0) return s_webhooks(cargc, cargv);
     fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n", cmd);
     return EXIT_USAGE;
 }

@@ -14,6 +14,10 @@ struct wh_options {
     const char *upstream_events[4]; /* --intake-events, ... */
     const char *log_level;     /* --log-level, WHISTLE_LOG_LEVEL */
     int heartbeat_ms;          /* --heartbeat-ms, WHISTLE_HEARTBEAT_MS */
+    /* notification only: webhook delivery */
+    int webhook_attempts;      /* --webhook-attempts: POSTs before a delivery is dead (8) */
+    int webhook_timeout_ms;    /* --webhook-timeout-ms: one POST's time limit (10000) */
+    int webhook_backoff_ms;    /* --webhook-backoff-ms: first retry delay, doubled each time */
 };
 
 enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFICATION };
