@@ -40,6 +40,41 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
     return 0;
 }
 
+/* Keys on: which topics a department, township or integrator may read. A department its own
+ * dept/<code>/; a township, street or community its unit/<code>/ and the grid/<g>/ of its
+ * grids. district/, all/ and case/ are for services and operators (checked before this). */
+static int s_may_read(void *arg, const struct wh_identity *who, const char *topic)
+{
+    notification_t *self = arg;
+    char want[80];
+    switch (who->kind) {
+    case WH_KIND_DEPARTMENT:
+        snprintf(want, sizeof want, "dept/%s/", who->code);
+        return strcmp(topic, want) == 0;
+    case WH_KIND_TOWNSHIP: {
+        snprintf(want, sizeof want, "unit/%s/", who->code);
+        if (strcmp(topic, want) == 0) return 1;
+        size_t tl = strlen(topic);
+        if (strncmp(topic, "grid/", 5) != 0 || tl < 7 || tl > 70 || topic[tl - 1] != '/')
+            return 0;
+        char grid[72];
+        memcpy(grid, topic + 5, tl - 6);
+        grid[tl - 6] = 0;
+        const struct wh_grid *g = wh_catalog_grid(self->cat, grid);
+        return g && (strcmp(g->community->code, who->code) == 0 ||
+                     strcmp(g->community->unit->code, who->code) == 0);
+    }
+    default:
+        return 0;
+    }
+}
+
+static int s_peer_may_read(void *arg, const struct wh_peer *peer, const char *topic)
+{
+    notification_t *self = arg;
+    return wh_service_may_read(self->svc, &peer->who, topic);
+}
+
 static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
                          const Whistle__V1__Request *req)
 {
@@ -48,7 +83,7 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD:
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE:
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST:
-        notification_webhooks_request(self->hooks, txn, peer, req, NULL, self);
+        notification_webhooks_request(self->hooks, txn, peer, req, s_peer_may_read, self);
         break;
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
@@ -76,8 +111,12 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
         .events_endpoint = o->events,
         .tables = tables,
         .heartbeat_ms = o->heartbeat_ms,
+        .keys = o->keys,
+        .allow = o->allow,
+        .service_key = o->service_key,
         .on_request = s_on_request,
         .after_commit = s_after_commit,
+        .may_read = s_may_read,
         .arg = self,
     };
     struct notification_webhook_config hc = {o->webhook_attempts, o->webhook_timeout_ms,

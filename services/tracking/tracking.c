@@ -165,6 +165,11 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
+    if (tracking_authorize(&peer->who, a, &fe)) {
+        wh_log_warn("%s: %s refused: %s", a->case_id, wh_action_name(a->action), fe.message);
+        wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
     Whistle__V1__Case *c = NULL;
     int rc = tracking_ledger_get(st, txn, a->case_id, &c);
     if (rc == WH_ENOTFOUND) {
@@ -274,6 +279,9 @@ tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *ca
         .events_endpoint = o->events,
         .tables = tables,
         .heartbeat_ms = o->heartbeat_ms,
+        .keys = o->keys,
+        .allow = o->allow,
+        .service_key = o->service_key,
         .on_request = s_on_request,
         .arg = self,
     };

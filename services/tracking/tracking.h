@@ -28,6 +28,14 @@ int tracking_machine_act(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a,
  * district coordinators this way). `c` must be heap-owned as protobuf-c unpacks it. */
 int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int64_t now_ms);
 
+/* ---- authorize.c: who may take which action (keys on) ------------------------------------ */
+
+/* Whether the peer `who` may send action `a`: 0, or WH_EFORBIDDEN with err->field naming the
+ * request field that does not match the key (case_action.department, .actor or .action).
+ * Always 0 for kind NONE (keys off), services and operators. */
+int tracking_authorize(const struct wh_identity *who, const Whistle__V1__CaseAction *a,
+                       struct wh_field_error *err);
+
 /* ---- ledger.c: cases, history and indexes in tracking's LMDB ----------------------------- */
 
 /* Reads case `id` (caller frees with whistle__v1__case__free_unpacked). WH_ENOTFOUND if none. */
