@@ -53,8 +53,7 @@ END_TEST
 START_TEST(czmq_and_odd_keys)
 {
     /* a key pair whose public key starts with '=' or holds '#' (both Z85 digits), in CZMQ's
-     * format, and one with
-     * the public line missing (derived from the secret) */
+     * format, and one with the public line missing (derived from the secret) */
     char pub[41], sec[41], text[400], path[600], err[512];
     struct wh_keypair kp;
     do {
