@@ -185,6 +185,7 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
 {
     wh_store_t *st = wh_service_store(self->svc);
     size_t tl = strlen(env->stream);
+    if (tl + 1 > 96) return 0; /* longer than any topic a webhook can be registered on */
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, wh_store_dbi(st, "webhooks"), &cur)) {
         wh_store_fail(st);
@@ -195,7 +196,7 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
     memcpy(prefix, env->stream, tl);
     prefix[tl] = 0;
     k.mv_data = prefix;
-    int rc = 0, mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int rc = 0, queued = 0, mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     int64_t now = wh_now_ms();
     while (rc == 0 && mrc == 0 && k.mv_size > tl + 1 && memcmp(k.mv_data, prefix, tl + 1) == 0) {
         char url[S_MAX_URL + 1];
@@ -216,9 +217,11 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
             s_out_key(key, now, d.id);
             rc = s_put_delivery(st, txn, "outbox", key, sizeof key, &d);
         }
-        if (rc == 0)
+        if (rc == 0) {
+            queued++;
             wh_log_debug("%s: %s%" PRIu64 " queued for %s (delivery %" PRIu64 ")",
                          env->correlation_id, env->stream, env->seq, url, d.id);
+        }
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -226,7 +229,7 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
         wh_store_fail(st);
         rc = WH_ESTORE;
     }
-    if (rc == 0) self->changed = 1; /* the commit that follows will scan */
+    if (rc == 0 && queued) self->changed = 1; /* the commit that follows will scan */
     return rc;
 }
 
