@@ -11,13 +11,15 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libuv1-dev libjansson-dev
+  # webhooks: notification POSTs with libcurl's multi interface on its libuv loop
+  libcurl4-openssl-dev
   check libsubunit-dev
   # tests in other languages: Google's protoc and the Python runtime prove the wire contract
   protobuf-compiler python3 python3-zmq python3-protobuf
   # docker-compose.yml is validated by `docker-compose config` (no engine needed)
   docker-compose
 )
-RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4)
+RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 ca-certificates)
 
 pkgs=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--runtime" ] && pkgs=("${RUNTIME_PKGS[@]}")

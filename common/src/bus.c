@@ -64,6 +64,9 @@ static int s_recv(wh_sock_t *self)
         f.len[f.n] = zmq_msg_size(m);
         f.n++;
     }
+    /* with keys on, the ZAP handler named the peer and the frames it sent carry the name
+     * (a ROUTER's own routing-id frame does not: look at every frame) */
+    for (size_t i = 0; i < f.n && !f.user_id; i++) f.user_id = zmq_msg_gets(&parts[i], "User-Id");
     self->on_msg(self->arg, self, &f);
     for (size_t i = 0; i < f.n; i++) zmq_msg_close(&parts[i]);
     return 1;

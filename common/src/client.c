@@ -3,6 +3,7 @@
 #include "whistle/clock.h"
 #include "whistle/codec.h"
 #include "whistle/error.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -12,7 +13,15 @@ struct wh_client {
     void *zs;
     char endpoint[256];
     uint64_t next_id;
+    int keyed;
+    struct wh_keypair key;
+    char server_public[WH_Z85_KEY];
 };
+
+int wh_client_secure(wh_client_t *self, void *zsock)
+{
+    return self->keyed ? wh_curve_client(zsock, &self->key, self->server_public) : 0;
+}
 
 static int s_open(wh_client_t *self)
 {
@@ -22,13 +31,25 @@ static int s_open(wh_client_t *self)
     int64_t max = 16 * WH_MAX_WIRE_BYTES;
     zmq_setsockopt(self->zs, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(self->zs, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (wh_client_secure(self, self->zs)) return WH_EBUS;
     return zmq_connect(self->zs, self->endpoint) == 0 ? 0 : WH_EBUS;
 }
 
 wh_client_t *wh_client_new(const char *endpoint)
 {
+    return wh_client_new_keyed(endpoint, NULL, NULL);
+}
+
+wh_client_t *wh_client_new_keyed(const char *endpoint, const struct wh_keypair *key,
+                                 const char *server_public)
+{
     wh_client_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
+    if (key && server_public) {
+        self->keyed = 1;
+        self->key = *key;
+        snprintf(self->server_public, sizeof self->server_public, "%s", server_public);
+    }
     self->zctx = zmq_ctx_new();
     snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     self->next_id = (uint64_t)wh_now_ms() << 16;

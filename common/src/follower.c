@@ -154,6 +154,18 @@ int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_e
     zmq_setsockopt(wh_sock_zmq(f->req), ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_SUBSCRIBE, f->topic, strlen(f->topic));
+    if (svc->auth && !svc->client.secret_key[0]) {
+        wh_log_error("keys are on: following %s needs this service's own key pair "
+                     "(--service-key)", upstream);
+        goto fail;
+    }
+    if (svc->auth) {
+        /* the deployment's services share one server key pair; each follows with its own */
+        const char *server = wh_auth_keypair(svc->auth)->public_key;
+        if (wh_curve_client(wh_sock_zmq(f->sub), &svc->client, server) ||
+            wh_curve_client(wh_sock_zmq(f->req), &svc->client, server))
+            goto fail;
+    }
     if (wh_sock_connect(f->sub, events_endpoint) || wh_sock_connect(f->req, api_endpoint))
         goto fail;
     MDB_txn *txn;

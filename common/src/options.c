@@ -64,6 +64,23 @@ static void s_help(const char *name, const char *summary, const int *ups)
     if (strcmp(name, "tracking") == 0)
         printf("  --rebuild           first rebuild an empty --data folder from notification's\n"
                "                      all/ topic (after losing tracking's data)\n");
+    if (strcmp(name, "notification") == 0)
+        printf("  --webhook-attempts N     POSTs of one event before it goes to the dead letters\n"
+               "                      [WHISTLE_WEBHOOK_ATTEMPTS] (default: 8)\n"
+               "  --webhook-timeout-ms N   time limit of one POST [WHISTLE_WEBHOOK_TIMEOUT_MS]\n"
+               "                      (default: 10000)\n"
+               "  --webhook-backoff-ms N   delay before the first retry, doubled for each next\n"
+               "                      one (capped at 1 h), with jitter [WHISTLE_WEBHOOK_BACKOFF_MS]\n"
+               "                      (default: 1000)\n");
+    printf("  --keys FILE         CurveZMQ on: the server key pair (NAME.key from `whistlectl\n"
+           "                      keygen`) [WHISTLE_KEYS] (default: off, plain ZeroMQ)\n"
+           "  --allow FILE        with --keys: the allowlist, lines '<public key> <kind> <code>'\n"
+           "                      (kind: department, township, integrator, service, operator);\n"
+           "                      read again when it changes [WHISTLE_ALLOW]\n");
+    if (ups && *ups >= 0)
+        printf("  --service-key FILE  with --keys: this service's own key pair, listed in the\n"
+               "                      allowlist as 'service %s', to follow its upstreams\n"
+               "                      [WHISTLE_SERVICE_KEY]\n", name);
     printf("  --log-level LEVEL   error, warn, info or debug [WHISTLE_LOG_LEVEL] (default: info)\n");
     printf("  -h, --help          this text\n  --version           print the version\n\n");
     printf("Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and answered.\n");
@@ -82,6 +99,12 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
     o->events = s_env("events", s_events[me]);
     o->log_level = s_env("log-level", "info");
     o->heartbeat_ms = atoi(s_env("heartbeat-ms", "1000"));
+    o->keys = s_env("keys", NULL);
+    o->allow = s_env("allow", NULL);
+    o->service_key = s_env("service-key", NULL);
+    o->webhook_attempts = atoi(s_env("webhook-attempts", "8"));
+    o->webhook_timeout_ms = atoi(s_env("webhook-timeout-ms", "10000"));
+    o->webhook_backoff_ms = atoi(s_env("webhook-backoff-ms", "1000"));
     for (int i = 0; i < 4; i++) {
         char k[40];
         snprintf(k, sizeof k, "%s-api", s_names[i]);
@@ -89,23 +112,30 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         snprintf(k, sizeof k, "%s-events", s_names[i]);
         o->upstream_events[i] = s_env(k, s_events[i]);
     }
-    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_REBUILD,
-           O_UP = 300 };
-    struct option opts[24] = {
+    enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_WH_ATTEMPTS,
+           O_WH_TIMEOUT, O_WH_BACKOFF, O_KEYS, O_ALLOW, O_SKEY, O_REBUILD, O_UP = 300 };
+    struct option opts[30] = {
+        {"keys", required_argument, 0, O_KEYS},   {"allow", required_argument, 0, O_ALLOW},
+        {"service-key", required_argument, 0, O_SKEY},
         {"data", required_argument, 0, O_DATA},   {"catalog", required_argument, 0, O_CATALOG},
         {"api", required_argument, 0, O_API},     {"events", required_argument, 0, O_EVENTS},
         {"log-level", required_argument, 0, O_LOG}, {"heartbeat-ms", required_argument, 0, O_HB},
         {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, O_VERSION},
     };
-    size_t n = 8;
+    static char upnames[8][40];
+    size_t n = 11;
     if (strcmp(name, "tracking") == 0)
         opts[n++] = (struct option){"rebuild", no_argument, 0, O_REBUILD};
-    static char upnames[8][40];
     for (const int *u = upstreams; u && *u >= 0; u++) {
         snprintf(upnames[2 * *u], 40, "%s-api", s_names[*u]);
         snprintf(upnames[2 * *u + 1], 40, "%s-events", s_names[*u]);
         opts[n++] = (struct option){upnames[2 * *u], required_argument, 0, O_UP + 2 * *u};
         opts[n++] = (struct option){upnames[2 * *u + 1], required_argument, 0, O_UP + 2 * *u + 1};
+    }
+    if (strcmp(name, "notification") == 0) {
+        opts[n++] = (struct option){"webhook-attempts", required_argument, 0, O_WH_ATTEMPTS};
+        opts[n++] = (struct option){"webhook-timeout-ms", required_argument, 0, O_WH_TIMEOUT};
+        opts[n++] = (struct option){"webhook-backoff-ms", required_argument, 0, O_WH_BACKOFF};
     }
     opts[n] = (struct option){0, 0, 0, 0};
     optind = 1;
@@ -118,6 +148,12 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         case O_EVENTS: o->events = optarg; break;
         case O_LOG: o->log_level = optarg; break;
         case O_HB: o->heartbeat_ms = atoi(optarg); break;
+        case O_KEYS: o->keys = optarg; break;
+        case O_ALLOW: o->allow = optarg; break;
+        case O_SKEY: o->service_key = optarg; break;
+        case O_WH_ATTEMPTS: o->webhook_attempts = atoi(optarg); break;
+        case O_WH_TIMEOUT: o->webhook_timeout_ms = atoi(optarg); break;
+        case O_WH_BACKOFF: o->webhook_backoff_ms = atoi(optarg); break;
         case 'h': s_help(name, summary, upstreams); return 1;
         case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
         case O_REBUILD: o->rebuild = 1; break;
@@ -138,6 +174,21 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
     }
     if (o->heartbeat_ms <= 0) {
         fprintf(stderr, "whistle-%s: --heartbeat-ms must be a positive number\n", name);
+        return -1;
+    }
+    if (o->keys && !o->allow) {
+        fprintf(stderr, "whistle-%s: --keys needs --allow FILE (the allowlist)\n", name);
+        return -1;
+    }
+    if (o->keys && upstreams && *upstreams >= 0 && !o->service_key) {
+        fprintf(stderr, "whistle-%s: with --keys, --service-key FILE (this service's own key "
+                        "pair, 'service %s' in the allowlist) is needed to follow upstreams\n",
+                name, name);
+        return -1;
+    }
+    if (o->webhook_attempts <= 0 || o->webhook_timeout_ms <= 0 || o->webhook_backoff_ms <= 0) {
+        fprintf(stderr, "whistle-%s: --webhook-attempts, --webhook-timeout-ms and "
+                        "--webhook-backoff-ms must be positive numbers\n", name);
         return -1;
     }
     return 0;

@@ -183,6 +183,14 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
+    if (!wh_service_may_read(svc, &peer->who, topic)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s %s may not read '%.100s'", wh_kind_name(peer->who.kind),
+                 peer->who.code, topic);
+        wh_log_warn("replay refused: %s", msg);
+        wh_service_error(svc, peer, WH_EFORBIDDEN, "replay.topic", msg, 0);
+        return;
+    }
     uint64_t head, oldest;
     int rc = wh_eventlog_head(svc->store, txn, topic, &head, &oldest);
     if (rc) {
@@ -232,6 +240,11 @@ static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     if (m->n >= 3 && m->len[1] == 0) {
         peer.delimiter = 1;
         body = 2;
+    }
+    if (svc->auth && (wh_identity_parse(m->user_id, &peer.who) || !peer.who.kind)) {
+        /* cannot happen with the ZAP handler in place; refuse rather than trust */
+        wh_service_error(svc, &peer, WH_EFORBIDDEN, "request", "this peer has no identity", 0);
+        return;
     }
     if (m->truncated || m->n != body + 1) {
         wh_service_error(svc, &peer, WH_EMALFORMED, "request",
@@ -339,12 +352,45 @@ static void s_on_signal(uv_signal_t *h, int signum)
     wh_service_stop(svc);
 }
 
+/* ---- who may read what ----------------------------------------------------------------- */
+
+int wh_service_keyed(const wh_service_t *svc) { return svc->auth != NULL; }
+
+int wh_service_may_read(const wh_service_t *svc, const struct wh_identity *who,
+                        const char *topic)
+{
+    if (!svc->auth || wh_identity_trusted(who)) return 1;
+    if (!who->kind || !svc->cfg.may_read) return 0;
+    return svc->cfg.may_read(svc->cfg.arg, who, topic);
+}
+
+/* With keys on the XPUB is in ZMQ_XPUB_MANUAL mode: a subscription takes effect only when it
+ * is vetted here against the subscriber's identity (its ZAP User-Id travels with it). */
 static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
-    /* XPUB delivers subscriptions; nothing to do with them yet */
-    (void)arg;
-    (void)sock;
-    (void)m;
+    wh_service_t *svc = arg;
+    if (!svc->auth || m->n != 1 || m->len[0] < 1) return;
+    const uint8_t *d = m->data[0];
+    char topic[256];
+    size_t tl = m->len[0] - 1 < sizeof topic - 1 ? m->len[0] - 1 : sizeof topic - 1;
+    memcpy(topic, d + 1, tl);
+    topic[tl] = 0;
+    void *zs = wh_sock_zmq(sock);
+    if (d[0] == 0) {
+        zmq_setsockopt(zs, ZMQ_UNSUBSCRIBE, d + 1, m->len[0] - 1);
+        return;
+    }
+    if (d[0] != 1) return;
+    struct wh_identity who;
+    if (wh_identity_parse(m->user_id, &who) == 0 && who.kind &&
+        tl == m->len[0] - 1 && wh_utf8_valid(topic, tl) &&
+        wh_service_may_read(svc, &who, topic)) {
+        zmq_setsockopt(zs, ZMQ_SUBSCRIBE, d + 1, m->len[0] - 1);
+        wh_log_debug("%s %s subscribed to '%s'", wh_kind_name(who.kind), who.code, topic);
+    } else {
+        wh_log_warn("subscription of %s to '%s' refused: not its topic",
+                    m->user_id ? m->user_id : "an unknown peer", topic);
+    }
 }
 
 void wh_service_config_init(struct wh_service_config *cfg, const char *name,
@@ -356,6 +402,9 @@ void wh_service_config_init(struct wh_service_config *cfg, const char *name,
     cfg->api_endpoint = o->api;
     cfg->events_endpoint = o->events;
     cfg->heartbeat_ms = o->heartbeat_ms;
+    cfg->keys = o->keys;
+    cfg->allow = o->allow;
+    cfg->service_key = o->service_key;
 }
 
 wh_service_t *wh_service_new(const struct wh_service_config *cfg)
@@ -378,9 +427,30 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     }
     svc->batch_head = svc->head;
 
+    if (cfg->keys) {
+        char err[512];
+        /* the ZAP handler first: it must be bound before any CURVE peer can connect */
+        svc->auth = wh_auth_new(&svc->loop, svc->zctx, cfg->keys, cfg->allow, err, sizeof err);
+        if (!svc->auth) {
+            wh_log_error("keys: %s", err);
+            goto fail;
+        }
+        if (cfg->service_key &&
+            wh_keypair_load(cfg->service_key, 1, &svc->client, err, sizeof err)) {
+            wh_log_error("--service-key: %s", err);
+            goto fail;
+        }
+    }
     svc->api = wh_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, WH_MAX_WIRE_BYTES, s_on_api, svc);
     svc->events = wh_sock_new(&svc->loop, svc->zctx, ZMQ_XPUB, 4096, s_on_events, svc);
     if (!svc->api || !svc->events) goto fail;
+    if (svc->auth) {
+        int one = 1;
+        if (wh_auth_server(svc->auth, wh_sock_zmq(svc->api)) ||
+            wh_auth_server(svc->auth, wh_sock_zmq(svc->events)) ||
+            zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_XPUB_MANUAL, &one, sizeof one))
+            goto fail;
+    }
     int hwm = 100000;
     zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -409,6 +479,7 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
 fail:
     wh_sock_destroy(&svc->api);
     wh_sock_destroy(&svc->events);
+    wh_auth_destroy(&svc->auth);
     uv_run(&svc->loop, UV_RUN_NOWAIT);
     uv_loop_close(&svc->loop);
     wh_store_close(&svc->store);
@@ -431,6 +502,7 @@ void wh_service_destroy(wh_service_t **self_p)
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_LINGER, &linger, sizeof linger);
     wh_sock_destroy(&svc->api);
     wh_sock_destroy(&svc->events);
+    wh_auth_destroy(&svc->auth);
     uv_close((uv_handle_t *)&svc->commit, s_noop_close);
     uv_close((uv_handle_t *)&svc->pending, s_noop_close);
     uv_close((uv_handle_t *)&svc->tick, s_noop_close);

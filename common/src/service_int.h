@@ -40,6 +40,8 @@ struct wh_service {
     wh_store_t *store;
     wh_sock_t *api;           /* ROUTER */
     wh_sock_t *events;        /* XPUB */
+    wh_auth_t *auth;          /* keys on: the ZAP handler and server key pair; NULL: off */
+    struct wh_keypair client; /* keys on: own key pair, to follow upstreams */
     uv_check_t commit;        /* group commit, after the poll phase */
     uv_idle_t pending;        /* active while a batch or a queued send waits for the commit:
                                  keeps the poll phase from sleeping before it */

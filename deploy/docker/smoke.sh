@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the docker-compose stack, for operators and CI: builds the image, starts the
-# four services, waits until all are healthy, reports a problem through intake and waits until
-# tracking shows the case DISPATCHED, then removes the stack and its volumes.
+# four services (CurveZMQ keys on, created at first start), waits until all are healthy,
+# checks that a client without a key gets no answer, reports a problem through intake with the
+# operator key and waits until tracking shows the case DISPATCHED, then removes the stack and
+# its volumes.
 #
 #   deploy/docker/smoke.sh                              compose v1 (Debian's docker-compose)
 #   COMPOSE="docker compose" deploy/docker/smoke.sh     compose v2
@@ -61,6 +63,15 @@ while :; do
   sleep 2
 done
 say "all four healthy"
+
+# keys on: the same whistlectl without its key is refused (no answer: exit 3)
+set +e
+dc exec -T -e WHISTLE_KEY= -e WHISTLE_SERVER_KEY= intake \
+  whistlectl --timeout 1000 ping intake >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" = 3 ] || fail "a client without a key was answered (exit $rc, want 3): are keys on?"
+say "keys on: a client without a key gets no answer"
 
 out=$(dc exec -T intake whistlectl report --grid g001 --matter m01 --description "smoke test" \
       --reporter r1 2>&1) || fail "whistlectl report in intake failed: $out"

@@ -83,7 +83,15 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
                          const Whistle__V1__Request *req)
 {
     intake_t *self = arg;
-    if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT)
+    int kind = peer->who.kind;
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT && kind != WH_KIND_NONE &&
+        kind != WH_KIND_INTEGRATOR && kind != WH_KIND_TOWNSHIP && !wh_identity_trusted(&peer->who)) {
+        /* keys on: reports come from integrators (apps, hotlines) and township operators */
+        char msg[160];
+        snprintf(msg, sizeof msg, "a %s key may not submit reports (integrator or township keys "
+                                  "may)", wh_kind_name(kind));
+        wh_service_error(svc, peer, WH_EFORBIDDEN, "submit_report", msg, 0);
+    } else if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT)
         s_submit(self, txn, peer, req->submit_report);
     else
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",

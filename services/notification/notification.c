@@ -1,7 +1,8 @@
 /* notification.c: the notification service: appends each case.updated from tracking to every
  * topic it concerns, in the transaction that moves its cursor, then publishes them. The entry
  * keeps the origin event_id ("tracking/42") so a subscriber of several topics can tell one
- * event seen twice. */
+ * event seen twice. In that same transaction each entry is queued for the webhooks registered
+ * on its topic, so an appended entry is never without its deliveries. */
 #include "notification.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -11,12 +12,13 @@
 struct notification {
     wh_service_t *svc;
     const struct wh_catalog *cat;
+    notification_webhooks_t *hooks;
 };
 
 static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
                             const Whistle__V1__Envelope *in)
 {
-    (void)arg;
+    notification_t *self = arg;
     char topics[NOTIFICATION_MAX_TOPICS][80];
     size_t n;
     if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED && in->case_updated->case_)
@@ -38,21 +40,90 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
         /* all/ is the service's own log: pass NULL so it counts as the head */
         int rc = wh_service_append(svc, txn, i == 0 ? NULL : topics[i], &env, NULL);
         if (rc) return rc;
+        env.event_id = in->event_id; /* append clears it (its buffer was on its stack) */
+        rc = notification_webhooks_enqueue(self->hooks, txn, &env);
+        if (rc) return rc;
     }
     return 0;
+}
+
+/* Keys on: which topics a department, township or integrator may read. A department its own
+ * dept/<code>/; a township, street or community its unit/<code>/ and the grid/<g>/ of its
+ * grids. district/, all/ and case/ are for services and operators (checked before this). */
+static int s_may_read(void *arg, const struct wh_identity *who, const char *topic)
+{
+    notification_t *self = arg;
+    char want[80];
+    switch (who->kind) {
+    case WH_KIND_DEPARTMENT:
+        snprintf(want, sizeof want, "dept/%s/", who->code);
+        return strcmp(topic, want) == 0;
+    case WH_KIND_TOWNSHIP: {
+        snprintf(want, sizeof want, "unit/%s/", who->code);
+        if (strcmp(topic, want) == 0) return 1;
+        size_t tl = strlen(topic);
+        if (strncmp(topic, "grid/", 5) != 0 || tl < 7 || tl > 70 || topic[tl - 1] != '/')
+            return 0;
+        char grid[72];
+        memcpy(grid, topic + 5, tl - 6);
+        grid[tl - 6] = 0;
+        const struct wh_grid *g = wh_catalog_grid(self->cat, grid);
+        return g && (strcmp(g->community->code, who->code) == 0 ||
+                     strcmp(g->community->unit->code, who->code) == 0);
+    }
+    default:
+        return 0;
+    }
+}
+
+static int s_peer_may_read(void *arg, const struct wh_peer *peer, const char *topic)
+{
+    notification_t *self = arg;
+    return wh_service_may_read(self->svc, &peer->who, topic);
+}
+
+static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                         const Whistle__V1__Request *req)
+{
+    notification_t *self = arg;
+    switch (req->body_case) {
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD:
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE:
+    case WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST:
+        notification_webhooks_request(self->hooks, txn, peer, req, s_peer_may_read, self);
+        break;
+    default:
+        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                         "notification serves Replay, Ping and the webhook requests", 0);
+    }
+}
+
+static void s_after_commit(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    notification_t *self = arg;
+    if (self->hooks) notification_webhooks_after_commit(self->hooks);
 }
 
 notification_t *notification_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
     notification_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
+    static const char *const tables[] = {NOTIFICATION_WEBHOOK_TABLES, NULL};
     struct wh_service_config cfg;
     wh_service_config_init(&cfg, "notification", o);
     cfg.stream = "all/";
+    cfg.tables = tables;
+    cfg.on_request = s_on_request;
+    cfg.after_commit = s_after_commit;
+    cfg.may_read = s_may_read;
     cfg.arg = self;
+    struct notification_webhook_config hc = {o->webhook_attempts, o->webhook_timeout_ms,
+                                             o->webhook_backoff_ms};
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
-    if (!self->svc ||
+    if (self->svc) self->hooks = notification_webhooks_new(self->svc, &hc);
+    if (!self->svc || !self->hooks ||
         wh_service_follow(self->svc, "tracking", o->upstream_api[WH_UP_TRACKING],
                           o->upstream_events[WH_UP_TRACKING], s_apply_tracking, self)) {
         notification_destroy(&self);
@@ -64,6 +135,7 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
 void notification_destroy(notification_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    notification_webhooks_destroy(&(*self_p)->hooks);
     wh_service_destroy(&(*self_p)->svc);
     free(*self_p);
     *self_p = NULL;

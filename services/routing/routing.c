@@ -259,6 +259,16 @@ static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
+    const struct wh_identity *who = &peer->who;
+    if (who->kind != WH_KIND_NONE && !wh_identity_trusted(who) &&
+        (who->kind != WH_KIND_TOWNSHIP || strcmp(who->code, e->actor) != 0)) {
+        /* keys on: a township's key blows its own whistles only */
+        char m[160];
+        snprintf(m, sizeof m, "this key is %s '%s'; it may not act as '%s'",
+                 wh_kind_name(who->kind), who->code, e->actor);
+        wh_service_error(svc, peer, WH_EFORBIDDEN, "escalate.actor", m, 0);
+        return;
+    }
     int to = e->to_whistle ? (int)e->to_whistle : WHISTLE__V1__WHISTLE__TOUGH;
     if (to < WHISTLE__V1__WHISTLE__QUICK || to > WHISTLE__V1__WHISTLE__TOUGH) {
         wh_service_error(svc, peer, WH_EFIELD, "escalate.to_whistle",

@@ -5,6 +5,7 @@
  * every downstream cursor stays valid) and the cursor on routing. Runs before the service
  * starts, on an empty data folder only. */
 #include "tracking.h"
+#include "whistle/auth.h"
 #include "whistle/client.h"
 #include "whistle/cursor.h"
 #include "whistle/error.h"
@@ -38,8 +39,26 @@ static int s_apply(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Envelope *e,
     return rc;
 }
 
-int tracking_rebuild(const char *data_dir, const char *notification_api)
+/* A client to notification, keyed like the service's followers when keys are on. */
+static wh_client_t *s_client(const struct wh_options *o)
 {
+    const char *api = o->upstream_api[WH_UP_NOTIFICATION];
+    if (!o->keys || !o->keys[0]) return wh_client_new(api);
+    struct wh_keypair server, mine;
+    char err[256];
+    if (wh_keypair_load(o->keys, 0, &server, err, sizeof err) ||
+        !o->service_key || wh_keypair_load(o->service_key, 1, &mine, err, sizeof err)) {
+        wh_log_error("rebuild: keys on, but no usable --service-key: %s",
+                     o->service_key ? err : "--service-key is required with --keys");
+        return NULL;
+    }
+    return wh_client_new_keyed(api, &mine, server.public_key);
+}
+
+int tracking_rebuild(const struct wh_options *o)
+{
+    const char *data_dir = o->data_dir;
+    const char *notification_api = o->upstream_api[WH_UP_NOTIFICATION];
     static const char *const tables[] = {TRACKING_TABLES, NULL};
     wh_store_t *st = wh_store_open(data_dir, tables);
     if (!st) return WH_ESTORE;
@@ -58,7 +77,7 @@ int tracking_rebuild(const char *data_dir, const char *notification_api)
         rc = WH_ESTATE;
         goto out;
     }
-    cl = wh_client_new(notification_api);
+    cl = s_client(o);
     if (!cl) {
         rc = WH_EBUS;
         goto out;

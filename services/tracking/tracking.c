@@ -234,6 +234,11 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
+    if (tracking_authorize(&peer->who, a, &fe)) {
+        wh_log_warn("%s: %s refused: %s", a->case_id, wh_action_name(a->action), fe.message);
+        wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
+        return;
+    }
     Whistle__V1__Case *c = NULL;
     int rc = tracking_ledger_get(st, txn, a->case_id, &c);
     if (rc == WH_ENOTFOUND) {
@@ -325,6 +330,12 @@ static void s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *pe
     wh_service_t *svc = self->svc;
     struct wh_field_error fe;
     char week[16], date[16];
+    if (peer->who.kind == WH_KIND_DEPARTMENT) {
+        /* keys on: visits come from the grid staff's app (an integrator) or their township */
+        wh_service_error(svc, peer, WH_EFORBIDDEN, "log_visit.staff",
+                         "a department's key may not log grid visits", 0);
+        return;
+    }
     if (tracking_visits_check(self->cat, v, &fe)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
@@ -415,7 +426,7 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
 
 tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
-    if (o->rebuild && tracking_rebuild(o->data_dir, o->upstream_api[WH_UP_NOTIFICATION])) {
+    if (o->rebuild && tracking_rebuild(o)) {
         wh_log_error("rebuild failed (see above); not starting");
         return NULL;
     }

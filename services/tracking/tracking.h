@@ -33,6 +33,14 @@ int tracking_machine_act_as(Whistle__V1__Case *c, const Whistle__V1__CaseAction 
  * district coordinators this way). `c` must be heap-owned as protobuf-c unpacks it. */
 int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int64_t now_ms);
 
+/* ---- authorize.c: who may take which action (keys on) ------------------------------------ */
+
+/* Whether the peer `who` may send action `a`: 0, or WH_EFORBIDDEN with err->field naming the
+ * request field that does not match the key (case_action.department, .actor or .action).
+ * Always 0 for kind NONE (keys off), services and operators. */
+int tracking_authorize(const struct wh_identity *who, const Whistle__V1__CaseAction *a,
+                       struct wh_field_error *err);
+
 /* ---- ledger.c: cases, history and indexes in tracking's LMDB ----------------------------- */
 
 /* Reads case `id` (caller frees with whistle__v1__case__free_unpacked). WH_ENOTFOUND if none. */
@@ -65,11 +73,12 @@ int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCa
 
 /* ---- rebuild.c ---------------------------------------------------------------------------- */
 
-/* Rebuilds an empty tracking data folder from notification's all/ topic (at
- * `notification_api`): ledger, indexes, visits, tracking's own log and the routing cursor.
- * 0, WH_ESTATE when the folder is not empty, WH_EGONE when all/ no longer starts at
- * tracking/1, or a transport or storage error. */
-int tracking_rebuild(const char *data_dir, const char *notification_api);
+/* Rebuilds the empty tracking data folder o->data_dir from notification's all/ topic (at
+ * o->upstream_api[notification], keyed with o->service_key when o->keys is set): ledger,
+ * indexes, visits, tracking's own log and the routing cursor. 0, WH_ESTATE when the folder is
+ * not empty, WH_EGONE when all/ no longer starts at tracking/1, or a transport or storage
+ * error. */
+int tracking_rebuild(const struct wh_options *o);
 
 /* ---- visits.c: the grid ledger's visit hours ------------------------------------------- */
 

@@ -44,6 +44,7 @@ class Cluster:
         self.catalog = os.path.join(SOURCE_DIR, catalog)
         self.heartbeat_ms = heartbeat_ms
         self.procs = {}
+        self.extra = {}   # service -> extra command-line arguments
         self.ctx = zmq.Context()
         self.next_id = random.randrange(1, 1 << 40)
         self.id_lock = threading.Lock()
@@ -61,6 +62,7 @@ class Cluster:
                 "--heartbeat-ms", str(self.heartbeat_ms), "--log-level", "warn"]
         for up in UPSTREAM.get(name, []):
             args += ["--%s-api" % up, self.api(up), "--%s-events" % up, self.events(up)]
+        args += self.extra.get(name, [])
         args += list(extra)
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)
@@ -89,6 +91,14 @@ class Cluster:
         self.ctx.destroy(linger=0)
         if not keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def ctl_env(self):
+        """Environment for whistlectl pointing at this cluster."""
+        env = dict(os.environ)
+        for s in SERVICES:
+            env["WHISTLE_%s_API" % s.upper()] = self.api(s)
+            env["WHISTLE_%s_EVENTS" % s.upper()] = self.events(s)
+        return env
 
     def log(self, name):
         with open(os.path.join(self.tmp, name + ".log"), "rb") as f:

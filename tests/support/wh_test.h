@@ -58,6 +58,9 @@ static inline void wh_test_options(struct wh_options *o, char *buf, const char *
     o->catalog = WHISTLE_SOURCE_DIR "/tests/data/catalog-small.json";
     o->log_level = "warn";
     o->heartbeat_ms = 50;
+    o->webhook_attempts = 8;
+    o->webhook_timeout_ms = 2000;
+    o->webhook_backoff_ms = 50;
 }
 
 static inline void *wh_test_dealer(void *zctx, const char *endpoint)

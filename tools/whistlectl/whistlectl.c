@@ -27,7 +27,18 @@ static struct {
     int timeout_ms;
     const char *api[4];
     const char *events[4];
+    const char *key_file;         /* --key: our key pair, for a keyed deployment */
+    const char *server_key_file;  /* --server-key: the services' public key */
+    struct wh_keypair key;
+    char server_public[WH_Z85_KEY];
 } g;
+
+/* A client of `endpoint`, keyed when --key/--server-key were given. */
+static wh_client_t *s_client(const char *endpoint)
+{
+    return g.key_file ? wh_client_new_keyed(endpoint, &g.key, g.server_public)
+                      : wh_client_new(endpoint);
+}
 
 static const char *const s_services[] = {"intake", "routing", "tracking", "notification"};
 
@@ -73,13 +84,21 @@ static void s_usage(FILE *out)
             "                                       weekly visit hours, flagged under 5 hours\n"
             "  tail TOPIC [--from SEQ] [--count N] [--idle-exit MS]\n"
             "                                       replay TOPIC (e.g. dept/cg/) from SEQ, then\n"
-            "                                       follow it live, with no gap\n\n"
+            "                                       follow it live, with no gap\n"
+            "  webhooks [list]                      webhook registrations, pending deliveries\n"
+            "  webhooks add TOPIC URL               POST every entry of TOPIC to URL (JSON)\n"
+            "  webhooks remove TOPIC URL            stop; pending deliveries are dropped\n"
+            "  webhooks dead [--limit N]            deliveries given up after the last attempt\n"
+            "  keygen DIR/NAME                      a CurveZMQ key pair: NAME.key (secret, mode\n"
+            "                                       0600) and NAME.pub (for the allowlist)\n\n"
             "Global options:\n"
             "  --json            machine-readable output (one JSON object per line for tail)\n"
             "  --timeout MS      how long to wait for a reply (default 5000)\n"
             "  --intake-api E, --routing-api E, --tracking-api E, --notification-api E,\n"
             "  --notification-events E   endpoints (defaults: loopback ports 7100..7131;\n"
             "                    also WHISTLE_INTAKE_API and the like)\n"
+            "  --key FILE        our key pair (NAME.key) for a keyed deployment [WHISTLE_KEY]\n"
+            "  --server-key FILE the services' public key (server.pub) [WHISTLE_SERVER_KEY]\n"
             "  -h, --help        this text; COMMAND --help for one command\n\n"
             "Exit status: 0 done, 1 refused (the reason is printed), 2 usage, 3 no answer.\n");
 }
@@ -105,7 +124,7 @@ static int s_svc_index(const char *name)
 static int s_call(int svc, Whistle__V1__Request *req, Whistle__V1__Reply **reply)
 {
     *reply = NULL;
-    wh_client_t *c = wh_client_new(g.api[svc]);
+    wh_client_t *c = s_client(g.api[svc]);
     if (!c) {
         fprintf(stderr, "whistlectl: cannot connect to %s at %s\n", s_services[svc], g.api[svc]);
         return EXIT_DOWN;
@@ -759,10 +778,16 @@ static int s_tail(int argc, char **argv)
     if (next == 0) next = 1;
     signal(SIGINT, s_on_sigint);
     signal(SIGTERM, s_on_sigint);
-    wh_client_t *cl = wh_client_new(g.api[WH_UP_NOTIFICATION]);
+    wh_client_t *cl = s_client(g.api[WH_UP_NOTIFICATION]);
+    if (!cl) {
+        fprintf(stderr, "whistlectl: cannot connect to notification at %s\n",
+                g.api[WH_UP_NOTIFICATION]);
+        return EXIT_DOWN;
+    }
     void *sub = zmq_socket(wh_client_zmq_ctx(cl), ZMQ_SUB);
     int linger = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    wh_client_secure(cl, sub);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, tl);
     zmq_connect(sub, g.events[WH_UP_NOTIFICATION]);
     long printed = 0;
@@ -832,6 +857,103 @@ static int s_tail(int argc, char **argv)
     return rc;
 }
 
+/* ---- webhooks ---------------------------------------------------------------------------- */
+
+static void s_print_webhooks(const Whistle__V1__WebhookListReply *lr, int dead)
+{
+    if (g.json) {
+        s_print_json(&lr->base);
+        return;
+    }
+    if (!dead) {
+        for (size_t i = 0; i < lr->n_webhooks; i++)
+            printf("%-20s %s  pending %" PRIu64 "\n", lr->webhooks[i]->topic, lr->webhooks[i]->url,
+                   lr->webhooks[i]->pending);
+        printf("%zu webhook(s), %" PRIu64 " delivery(ies) pending, %" PRIu64 " dead\n",
+               lr->n_webhooks, lr->pending, lr->dead_count);
+        return;
+    }
+    for (size_t i = 0; i < lr->n_dead; i++) {
+        const Whistle__V1__WebhookDelivery *d = lr->dead[i];
+        printf("%" PRIu64 " %s%" PRIu64 " %s %s attempts %u: %s\n", d->id, d->topic, d->seq,
+               d->event_id, d->url, d->attempts, d->last_error);
+    }
+    printf("%" PRIu64 " dead\n", lr->dead_count);
+}
+
+static int s_webhooks(int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : "list";
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__WebhookAdd add = WHISTLE__V1__WEBHOOK_ADD__INIT;
+    Whistle__V1__WebhookRemove rm = WHISTLE__V1__WEBHOOK_REMOVE__INIT;
+    Whistle__V1__WebhookList ls = WHISTLE__V1__WEBHOOK_LIST__INIT;
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) {
+        if (argc != 4) {
+            fprintf(stderr, "whistlectl: usage: webhooks %s TOPIC URL\n", sub);
+            return EXIT_USAGE;
+        }
+        if (sub[0] == 'a') {
+            add.topic = argv[2];
+            add.url = argv[3];
+            req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD;
+            req.webhook_add = &add;
+        } else {
+            rm.topic = argv[2];
+            rm.url = argv[3];
+            req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE;
+            req.webhook_remove = &rm;
+        }
+    } else if (strcmp(sub, "list") == 0 || strcmp(sub, "dead") == 0) {
+        ls.dead = sub[0] == 'd';
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+                ls.limit = (uint32_t)atoi(argv[++i]);
+            } else {
+                fprintf(stderr, "whistlectl: usage: webhooks %s%s\n", sub,
+                        ls.dead ? " [--limit N]" : "");
+                return EXIT_USAGE;
+            }
+        }
+        req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST;
+        req.webhook_list = &ls;
+    } else if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        s_usage(stdout);
+        return 0;
+    } else {
+        fprintf(stderr, "whistlectl: webhooks: unknown '%s' (list, add, remove, dead)\n", sub);
+        return EXIT_USAGE;
+    }
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_NOTIFICATION, &req, &r);
+    if (rc) return rc;
+    s_print_webhooks(r->webhooks, ls.dead);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- keygen ------------------------------------------------------------------------------ */
+
+static int s_keygen(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "whistlectl: usage: keygen DIR/NAME (writes NAME.key and NAME.pub)\n");
+        return EXIT_USAGE;
+    }
+    struct wh_keypair kp;
+    char err[512];
+    if (wh_keypair_generate(argv[1], &kp, err, sizeof err)) {
+        fprintf(stderr, "whistlectl: keygen: %s\n", err);
+        return EXIT_REFUSED;
+    }
+    if (g.json)
+        printf("{\"public_key\":\"%s\",\"key\":\"%s.key\",\"pub\":\"%s.pub\"}\n",
+               kp.public_key, argv[1], argv[1]);
+    else
+        printf("%s  (secret: %s.key, public: %s.pub)\n", kp.public_key, argv[1], argv[1]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g.timeout_ms = 5000;
@@ -849,6 +971,8 @@ int main(int argc, char **argv)
                                    {"tracking-api", 1, 0, 102},
                                    {"notification-api", 1, 0, 103},
                                    {"notification-events", 1, 0, 203},
+                                   {"key", 1, 0, 'k'},
+                                   {"server-key", 1, 0, 's'},
                                    {"help", 0, 0, 'h'},
                                    {0, 0, 0, 0}};
     int c;
@@ -857,6 +981,8 @@ int main(int argc, char **argv)
         switch (c) {
         case 'j': g.json = 1; break;
         case 't': g.timeout_ms = atoi(optarg); break;
+        case 'k': g.key_file = optarg; break;
+        case 's': g.server_key_file = optarg; break;
         case 'h': s_usage(stdout); return 0;
         default:
             if (c >= 100 && c < 104) { g.api[c - 100] = optarg; break; }
@@ -872,6 +998,27 @@ int main(int argc, char **argv)
     if (g.timeout_ms <= 0) {
         fprintf(stderr, "whistlectl: --timeout must be a positive number of milliseconds\n");
         return EXIT_USAGE;
+    }
+    if (!g.key_file && getenv("WHISTLE_KEY") && getenv("WHISTLE_KEY")[0])
+        g.key_file = getenv("WHISTLE_KEY");
+    if (!g.server_key_file && getenv("WHISTLE_SERVER_KEY") && getenv("WHISTLE_SERVER_KEY")[0])
+        g.server_key_file = getenv("WHISTLE_SERVER_KEY");
+    if (!g.key_file != !g.server_key_file) {
+        fprintf(stderr, "whistlectl: --key and --server-key go together (a keyed deployment "
+                        "needs both)\n");
+        return EXIT_USAGE;
+    }
+    /* keygen and catalog talk to no service: they need no keys (keygen makes them) */
+    int offline = strcmp(argv[optind], "keygen") == 0 || strcmp(argv[optind], "catalog") == 0;
+    if (g.key_file && !offline) {
+        char err[512];
+        struct wh_keypair server;
+        if (wh_keypair_load(g.key_file, 1, &g.key, err, sizeof err) ||
+            wh_keypair_load(g.server_key_file, 0, &server, err, sizeof err)) {
+            fprintf(stderr, "whistlectl: %s\n", err);
+            return EXIT_USAGE;
+        }
+        memcpy(g.server_public, server.public_key, sizeof g.server_public);
     }
     char **cargv = argv + optind;
     int cargc = argc - optind;
@@ -895,6 +1042,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
     if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
     if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);
+    if (strcmp(cmd, "webhooks") == 0) return s_webhooks(cargc, cargv);
+    if (strcmp(cmd, "keygen") == 0) return s_keygen(cargc, cargv);
     fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n", cmd);
     return EXIT_USAGE;
 }

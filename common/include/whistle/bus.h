@@ -18,6 +18,7 @@ typedef struct wh_sock wh_sock_t;
 struct wh_frames {
     size_t n;                        /* frames received (at most WH_MAX_FRAMES kept) */
     int truncated;                   /* more than WH_MAX_FRAMES frames: the rest were dropped */
+    const char *user_id;             /* the peer's ZAP User-Id ("department:cg"), or NULL */
     const void *data[WH_MAX_FRAMES];
     size_t len[WH_MAX_FRAMES];
 };

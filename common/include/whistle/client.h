@@ -2,12 +2,19 @@
  * benchmarks). A DEALER socket; replies are matched by request_id, stale ones skipped. */
 #ifndef WHISTLE_CLIENT_H
 #define WHISTLE_CLIENT_H
+#include "whistle/auth.h"
 #include <whistle/v1/whistle.pb-c.h>
 
 typedef struct wh_client wh_client_t;
 
 /* Connects to `endpoint`. NULL on failure. */
 wh_client_t *wh_client_new(const char *endpoint);
+/* Connects to a keyed endpoint with key pair `key` and the server's public key (both copied;
+ * NULLs: plain ZeroMQ, as wh_client_new). NULL on failure. */
+wh_client_t *wh_client_new_keyed(const char *endpoint, const struct wh_keypair *key,
+                                 const char *server_public);
+/* Sets up another socket of this client's context (a SUB for tail) with the same keys. */
+int wh_client_secure(wh_client_t *self, void *zsock);
 void wh_client_destroy(wh_client_t **self_p);
 /* Sends `req` (request_id is assigned) and waits up to `timeout_ms` for its reply.
  * 0 with *reply_p set (caller frees with whistle__v1__reply__free_unpacked), or WH_ETIMEDOUT /

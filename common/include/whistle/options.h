@@ -15,6 +15,14 @@ struct wh_options {
     const char *log_level;     /* --log-level, WHISTLE_LOG_LEVEL */
     int heartbeat_ms;          /* --heartbeat-ms, WHISTLE_HEARTBEAT_MS */
     int rebuild;               /* --rebuild (tracking): rebuild an empty data folder first */
+    /* CurveZMQ (see auth.h); NULL: keys off */
+    const char *keys;          /* --keys, WHISTLE_KEYS: the server key pair (NAME.key) */
+    const char *allow;         /* --allow, WHISTLE_ALLOW: the allowlist of public keys */
+    const char *service_key;   /* --service-key, WHISTLE_SERVICE_KEY: own key to follow upstreams */
+    /* notification only: webhook delivery */
+    int webhook_attempts;      /* --webhook-attempts: POSTs before a delivery is dead (8) */
+    int webhook_timeout_ms;    /* --webhook-timeout-ms: one POST's time limit (10000) */
+    int webhook_backoff_ms;    /* --webhook-backoff-ms: first retry delay, doubled each time */
 };
 
 enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFICATION };

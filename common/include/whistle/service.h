@@ -8,6 +8,7 @@
  * fails is aborted and its queue dropped: nothing is acknowledged that was not committed. */
 #ifndef WHISTLE_SERVICE_H
 #define WHISTLE_SERVICE_H
+#include "whistle/auth.h"
 #include "whistle/bus.h"
 #include "whistle/catalog.h"
 #include "whistle/codec.h"
@@ -24,12 +25,16 @@ struct wh_peer {
     size_t id_len;
     int delimiter;     /* the peer is a REQ socket: echo the empty frame */
     uint64_t request_id;
+    struct wh_identity who; /* with keys on, who the peer's key says it is (else kind NONE) */
 };
 
 /* Handles one request inside the batch txn. Must answer with wh_service_reply or
  * wh_service_error (exactly once); the answer is sent after the commit. */
 typedef void (*wh_request_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
                               const struct wh_peer *peer, const Whistle__V1__Request *req);
+/* Whether `who` may read `topic` (its Replay and its subscriptions on the XPUB): 1 or 0.
+ * Asked only with keys on and for identities that are not trusted (service, operator). */
+typedef int (*wh_topic_fn)(void *arg, const struct wh_identity *who, const char *topic);
 /* Applies one upstream entry inside the batch txn. 0, or a negative storage error that fails
  * the batch (the entry is then applied again after the retry). */
 typedef int (*wh_apply_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
@@ -45,6 +50,10 @@ struct wh_service_config {
     int heartbeat_ms;           /* 0: 1000 */
     wh_request_fn on_request;   /* requests other than Ping and Replay */
     void (*after_commit)(void *arg, wh_service_t *svc); /* after each durable commit; NULL ok */
+    wh_topic_fn may_read;       /* NULL: only services and operators read logs and topics */
+    const char *keys;           /* CurveZMQ server key pair file; NULL: keys off */
+    const char *allow;          /* the allowlist (required with keys) */
+    const char *service_key;    /* own key pair for following upstreams (with keys) */
     void *arg;
 };
 
@@ -64,6 +73,12 @@ void wh_service_destroy(wh_service_t **self_p);
  * exactly once, in order, in the batch that stores the cursor. Call before run. */
 int wh_service_follow(wh_service_t *self, const char *upstream, const char *api_endpoint,
                       const char *events_endpoint, wh_apply_fn apply, void *arg);
+
+/* 1 when keys are on: every peer has an identity and requests are vetted. */
+int wh_service_keyed(const wh_service_t *self);
+/* Whether the peer `who` may read `topic` (always 1 with keys off). */
+int wh_service_may_read(const wh_service_t *self, const struct wh_identity *who,
+                        const char *topic);
 
 /* 1 when the follower of `upstream` has applied everything its upstream announced and has no
  * replay in flight: decisions taken now rest on an up-to-date view. */
