@@ -167,7 +167,7 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
 {
     const char *topic = rq->topic && rq->topic[0] ? rq->topic : svc->stream;
     struct wh_field_error fe;
-    if (wh_check_string(&fe, "replay.topic", topic, 200, 1)) {
+    if (wh_check_string(&fe, "replay.topic", topic, WH_STREAM_MAX, 1)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
@@ -293,29 +293,10 @@ int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
 
 /* ---- heartbeat, signals, lifecycle ----------------------------------------------------- */
 
-static void s_heartbeat(wh_service_t *svc)
-{
-    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
-    Whistle__V1__Heartbeat hb = WHISTLE__V1__HEARTBEAT__INIT;
-    hb.service = (char *)svc->cfg.name;
-    hb.head = svc->head;
-    env.stream = svc->stream;
-    env.occurred_at_ms = wh_now_ms();
-    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT;
-    env.heartbeat = &hb;
-    size_t len;
-    uint8_t *buf = wh_pack(&env.base, &len);
-    if (!buf) return;
-    const void *d[2] = {svc->stream, buf};
-    size_t l[2] = {strlen(svc->stream), len};
-    wh_sock_sendv(svc->events, 2, d, l);
-    free(buf);
-}
-
 static void s_on_tick(uv_timer_t *h)
 {
     wh_service_t *svc = h->data;
-    s_heartbeat(svc);
+    wh__heartbeat_tick(svc);
     int64_t now = wh_mono_ms();
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_tick(svc->followers[i], now);
 }
@@ -329,10 +310,9 @@ static void s_on_signal(uv_signal_t *h, int signum)
 
 static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
-    /* XPUB delivers subscriptions; nothing to do with them yet */
-    (void)arg;
     (void)sock;
-    (void)m;
+    /* XPUB delivers (un)subscriptions: the topics that get a heartbeat of their own */
+    if (m->n == 1) wh__heartbeat_subscription(arg, m->data[0], m->len[0]);
 }
 
 wh_service_t *wh_service_new(const struct wh_service_config *cfg)
@@ -358,8 +338,8 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     svc->api = wh_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, WH_MAX_WIRE_BYTES, s_on_api, svc);
     svc->events = wh_sock_new(&svc->loop, svc->zctx, ZMQ_XPUB, 4096, s_on_events, svc);
     if (!svc->api || !svc->events) goto fail;
-    int hwm = 100000;
-    zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &hwm, sizeof hwm);
+    int hwm = WH_EVENTS_HWM, ev_hwm = cfg->events_hwm > 0 ? cfg->events_hwm : WH_EVENTS_HWM;
+    zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &ev_hwm, sizeof ev_hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
@@ -416,6 +396,7 @@ void wh_service_destroy(wh_service_t **self_p)
     if (uv_loop_close(&svc->loop) != 0) wh_log_error("loop closed with handles still open");
     wh_store_close(&svc->store);
     zmq_ctx_term(svc->zctx);
+    wh__heartbeat_free(svc);
     free(svc->out);
     free(svc);
 }
