@@ -179,10 +179,19 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
     }
     uint64_t from = rq->from_seq ? rq->from_seq : 1;
     if (oldest && from < oldest) {
-        char msg[160];
+        /* trimmed by retention: say so, and where the topic starts now */
+        char msg[WH_STREAM_MAX + 96];
         snprintf(msg, sizeof msg, "%s: sequence %llu is gone, oldest is %llu", topic,
                  (unsigned long long)from, (unsigned long long)oldest);
-        wh_service_error(svc, peer, WH_EGONE, "replay.from_seq", msg, 0);
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+        err.code = WH_EGONE;
+        err.field = "replay.from_seq";
+        err.message = msg;
+        err.oldest = oldest;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
+        reply.error = &err;
+        wh_service_reply(svc, peer, &reply);
         return;
     }
     uint32_t max = rq->max && rq->max < WH_REPLAY_BATCH ? rq->max : WH_REPLAY_BATCH;

@@ -2,7 +2,8 @@
  * log entry is committed; a follower applies an upstream log exactly once and in order, and
  * after a restart catches up from its stored cursor; Ping reports heads and cursors; a bad
  * request gets an Error naming the field and the service keeps serving; Replay past the head
- * returns nothing and the head; every topic subscribed by name gets a heartbeat with its own head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
+ * returns nothing and the head, and before the oldest kept says it is gone and where the log
+ * starts; every topic subscribed by name gets a heartbeat with its own head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
  * mkdtemp folder, driven alternately with wh_service_run_once. */
 #include "wh_test.h"
 #include "whistle/cursor.h"
@@ -583,6 +584,41 @@ START_TEST(test_replay)
 }
 END_TEST
 
+START_TEST(test_replay_gone)
+{
+    s_submit_all(1, 20);
+    /* retention took 1..15 */
+    wh_store_t *st = wh_service_store(s_svcs[0]);
+    struct wh_retention keep = {0, 5};
+    ck_assert_int_eq(wh_eventlog_trim(st, wh_service_txn(s_svcs[0]), "up/", &keep, 0, 100), 15);
+    ck_assert_int_eq(wh_store_commit(st), 0);
+
+    static const uint64_t gone[] = {0, 1, 15};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
+        rp.from_seq = gone[i];
+        req.request_id = 78;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
+        req.replay = &rp;
+        Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+        ck_assert_int_eq(r->error->code, WH_EGONE);
+        ck_assert_str_eq(r->error->field, "replay.from_seq");
+        ck_assert_uint_eq(r->error->oldest, 16);
+        ck_assert_ptr_nonnull(strstr(r->error->message, "oldest is 16"));
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    Whistle__V1__Reply *r = s_replay("up/", 16, 0);
+    ck_assert_uint_eq(r->replay->n_entries, 5);
+    ck_assert_uint_eq(r->replay->entries[0]->seq, 16);
+    ck_assert_uint_eq(r->replay->oldest, 16);
+    ck_assert_uint_eq(r->replay->head, 20);
+    whistle__v1__reply__free_unpacked(r, NULL);
+}
+END_TEST
+
 /* Heartbeats received on a SUB, by topic. */
 struct s_beats {
     uint64_t side, side_head, nothing, up, dept;
@@ -703,6 +739,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_failed_batch_not_acknowledged);
     tcase_add_test(tc, test_append_own_stream_by_name);
     tcase_add_test(tc, test_replay);
+    tcase_add_test(tc, test_replay_gone);
     tcase_add_test(tc, test_topic_heartbeats);
     suite_add_tcase(s, tc);
     return s;
