@@ -11,6 +11,7 @@
 struct notification {
     wh_service_t *svc;
     const struct wh_catalog *cat;
+    notification_retention_t *retention; /* NULL: topics kept for ever */
 };
 
 static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
@@ -56,15 +57,34 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
         notification_destroy(&self);
         return NULL;
     }
+    struct wh_retention keep = {o->retention_ms, (uint64_t)o->retention_entries};
+    if (keep.max_age_ms || keep.max_entries) {
+        self->retention = notification_retention_new(self->svc, &keep, 0);
+        if (!self->retention) {
+            notification_destroy(&self);
+            return NULL;
+        }
+        wh_log_info("retention: topic entries kept %lld ms after they occurred%s, at most %lld "
+                    "per topic%s", (long long)o->retention_ms,
+                    o->retention_ms ? "" : " (0: for ever)", (long long)o->retention_entries,
+                    o->retention_entries ? "" : " (0: no limit)");
+    } else {
+        wh_log_info("retention: none, topics are kept for ever");
+    }
     return self;
 }
 
 void notification_destroy(notification_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    notification_retention_destroy(&(*self_p)->retention); /* freed by the loop run below */
     wh_service_destroy(&(*self_p)->svc);
     free(*self_p);
     *self_p = NULL;
 }
 
 wh_service_t *notification_service(notification_t *self) { return self->svc; }
+notification_retention_t *notification_retention(notification_t *self)
+{
+    return self->retention;
+}

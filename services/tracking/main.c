@@ -21,6 +21,6 @@ int main(int argc, char **argv)
         "The ledger: follows routing's log to open cases, takes check-in, progress, complete,\n"
         "resolve and verify with a reply that says why a refused action is refused, and\n"
         "answers show and list queries.",
-        ups, s_create, s_service, s_destroy};
+        ups, s_create, s_service, s_destroy, 0};
     return wh_daemon_main(&d, argc, argv);
 }
