@@ -47,6 +47,7 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
         .api_endpoint = o->api,
         .events_endpoint = o->events,
         .heartbeat_ms = o->heartbeat_ms,
+        .events_hwm = NOTIFICATION_EVENTS_HWM,
         .arg = self,
     };
     self->cat = cat;

@@ -33,6 +33,13 @@ notification_retention_t *notification_retention(notification_t *self);
 /* Fills `topics` (each >= 80 bytes) with the topics event `u` goes to. Returns the count. */
 size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80], size_t max);
 
+/* The XPUB's send high-water mark, per subscriber. Live delivery is a convenience on top of
+ * the topic logs: a subscriber that stops reading gets at most this many messages queued in
+ * this process, then its messages are dropped at the mark (not refused: ZMQ_XPUB_NODROP would
+ * make a send fail for every subscriber of the topic as soon as one is full), and it recovers
+ * them by replay once it sees the gap in the sequence or a heartbeat's head. */
+#define NOTIFICATION_EVENTS_HWM 1000
+
 /* ---- retention.c: trimming topic logs to the retention --------------------------------- */
 
 #define NOTIFICATION_RETENTION_PERIOD_MS 1000 /* between walks over every topic */
