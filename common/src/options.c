@@ -110,6 +110,7 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         o->upstream_events[i] = s_env(k, s_events[i]);
     }
     const char *ret_ms = s_env("retention-ms", NULL), *ret_n = s_env("retention-entries", NULL);
+    int ret_ms_flag = 0, ret_n_flag = 0;
     enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_RET_MS, O_RET_N,
            O_UP = 300 };
     struct option opts[20] = {
@@ -141,8 +142,8 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         case O_EVENTS: o->events = optarg; break;
         case O_LOG: o->log_level = optarg; break;
         case O_HB: o->heartbeat_ms = atoi(optarg); break;
-        case O_RET_MS: ret_ms = optarg; break;
-        case O_RET_N: ret_n = optarg; break;
+        case O_RET_MS: ret_ms = optarg; ret_ms_flag = 1; break;
+        case O_RET_N: ret_n = optarg; ret_n_flag = 1; break;
         case 'h': s_help(name, summary, upstreams, sets); return 1;
         case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
         default:
@@ -167,12 +168,11 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
     o->retention_ms = WH_DEFAULT_RETENTION_MS;
     if (sets & WH_OPT_RETENTION) {
         /* the error names where the value came from: the flag, or the variable */
-        const char *env_ms = s_env("retention-ms", NULL), *env_n = s_env("retention-entries", NULL);
-        if (ret_ms && s_nonneg(name, ret_ms == env_ms ? "WHISTLE_RETENTION_MS" : "--retention-ms",
+        if (ret_ms && s_nonneg(name, ret_ms_flag ? "--retention-ms" : "WHISTLE_RETENTION_MS",
                                ret_ms, &o->retention_ms))
             return -1;
-        if (ret_n && s_nonneg(name, ret_n == env_n ? "WHISTLE_RETENTION_ENTRIES"
-                                                   : "--retention-entries",
+        if (ret_n && s_nonneg(name, ret_n_flag ? "--retention-entries"
+                                               : "WHISTLE_RETENTION_ENTRIES",
                               ret_n, &o->retention_entries))
             return -1;
     }

@@ -42,7 +42,7 @@ size_t notification_topics(const Whistle__V1__CaseUpdated *u, char topics[][80],
 
 /* ---- retention.c: trimming topic logs to the retention --------------------------------- */
 
-#define NOTIFICATION_RETENTION_PERIOD_MS 1000 /* between walks over every topic */
+#define NOTIFICATION_RETENTION_PERIOD_MS 1000 /* between slices, unless one hit its budget */
 #define NOTIFICATION_TRIM_STREAMS 256         /* topics visited per slice */
 #define NOTIFICATION_TRIM_BATCH 1024          /* entries deleted per slice */
 
