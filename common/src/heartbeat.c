@@ -47,8 +47,8 @@ void wh__heartbeat_subscription(wh_service_t *svc, const void *msg, size_t len)
     if (len < 2 || (p[0] != 0 && p[0] != 1)) return;
     const char *topic = p + 1;
     size_t tlen = len - 1;
-    /* only names of topics: they end with '/', as every stream does; "" or "dept/" are
-     * prefixes a subscriber may use, but no stream has them as its name */
+    /* only what can be a topic's name: it ends with '/', as every stream does ("" and
+     * "dept" cannot; "dept/" can, and beats with head 0 as long as no stream has that name) */
     if (tlen > WH_STREAM_MAX || topic[tlen - 1] != '/' || memchr(topic, 0, tlen)) return;
     long at = s_find(svc, topic, tlen);
     if (p[0] == 0) {
