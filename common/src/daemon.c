@@ -6,7 +6,8 @@
 int wh_daemon_main(const struct wh_daemon *d, int argc, char **argv)
 {
     struct wh_options o;
-    int rc = wh_options_parse(&o, d->name, d->summary, d->upstreams, argc, argv);
+    int rc = wh_options_parse(&o, d->name, d->summary, d->upstreams, d->option_sets, argc,
+                              argv);
     if (rc) return rc > 0 ? 0 : 2;
     int level = wh_log_parse_level(o.log_level);
     if (level < 0) {

@@ -1,13 +1,12 @@
-/* eventlog.c: the append-only Envelope logs of a service (one table, many streams) and the
- * "heads" table that keeps each stream's last and oldest sequence. */
+/* eventlog.c: the append-only Envelope logs of a service (one table, many streams), the
+ * "heads" table that keeps each stream's last and oldest sequence, and trimming from the
+ * start of a stream for retention. */
 #include "whistle/eventlog.h"
 #include "whistle/codec.h"
 #include "whistle/error.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WH_STREAM_MAX 200
 
 /* key = stream NUL be64(seq) */
 static size_t s_key(uint8_t *key, const char *stream, uint64_t seq)
@@ -99,4 +98,82 @@ int wh_eventlog_read(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t 
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND) return WH_ESTORE;
     return n;
+}
+
+/* 1 when the entry `seq` with packed value `v` is no longer covered by `keep`. */
+static int s_expired(const struct wh_retention *keep, int64_t now_ms, uint64_t seq,
+                     uint64_t head, const MDB_val *v)
+{
+    if (keep->max_entries && head - seq + 1 > keep->max_entries) return 1;
+    if (keep->max_age_ms <= 0) return 0;
+    Whistle__V1__Envelope *env = wh_envelope_unpack(v->mv_data, v->mv_size);
+    if (!env) return 0; /* cannot tell its age: kept until the count limit takes it */
+    int old = env->occurred_at_ms < now_ms - keep->max_age_ms;
+    whistle__v1__envelope__free_unpacked(env, NULL);
+    return old;
+}
+
+int wh_eventlog_trim(wh_store_t *st, MDB_txn *txn, const char *stream,
+                     const struct wh_retention *keep, int64_t now_ms, uint32_t max)
+{
+    size_t slen = strlen(stream);
+    if (slen == 0 || slen > WH_STREAM_MAX) return WH_EFIELD;
+    uint64_t head, oldest;
+    int rc = wh_eventlog_head(st, txn, stream, &head, &oldest);
+    if (rc || head == 0) return rc;
+    if (oldest == 0) oldest = 1;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, wh_store_dbi(st, "log"), &cur);
+    if (rc != 0) {
+        wh_store_fail(st);
+        return WH_ESTORE;
+    }
+    uint8_t key[WH_STREAM_MAX + 9];
+    uint64_t seq = oldest;
+    uint32_t n = 0;
+    for (; seq <= head && n < max; seq++) {
+        MDB_val k = {s_key(key, stream, seq), key}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND) { /* not there: nothing to delete, the range still starts after */
+            rc = 0;
+            continue;
+        }
+        if (rc != 0) break;
+        if (!s_expired(keep, now_ms, seq, head, &v)) break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0) {
+        wh_store_fail(st);
+        return WH_ESTORE;
+    }
+    if (seq != oldest) {
+        uint8_t hv[16];
+        wh_be64_put(hv, head);
+        wh_be64_put(hv + 8, seq);
+        rc = wh_store_put(st, txn, wh_store_dbi(st, "heads"), stream, slen, hv, sizeof hv);
+        if (rc) return rc;
+    }
+    return (int)n;
+}
+
+int wh_eventlog_next_stream(wh_store_t *st, MDB_txn *txn, const char *after, char *out,
+                            size_t outlen)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, "heads"), &cur) != 0) return WH_ESTORE;
+    size_t alen = strlen(after);
+    MDB_val k = {alen, (void *)after}, v;
+    int rc = alen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                  : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0 && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* strictly after */
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return WH_ESTORE;
+    if (k.mv_size >= outlen) return WH_EFIELD;
+    memcpy(out, k.mv_data, k.mv_size);
+    out[k.mv_size] = 0;
+    return 1;
 }

@@ -1,5 +1,6 @@
 /* options.c: the flags and environment variables every service takes, and --help. */
 #include "whistle/options.h"
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static const char *s_env(const char *name, const char *def)
     return v && v[0] ? v : def;
 }
 
-static void s_help(const char *name, const char *summary, const int *ups)
+static void s_help(const char *name, const char *summary, const int *ups, unsigned sets)
 {
     int me = s_index(name);
     printf("Usage: whistle-%s [OPTIONS]\n\n%s\n\nOptions (each also read from the environment "
@@ -81,13 +82,35 @@ static void s_help(const char *name, const char *summary, const int *ups)
         printf("  --service-key FILE  with --keys: this service's own key pair, listed in the\n"
                "                      allowlist as 'service %s', to follow its upstreams\n"
                "                      [WHISTLE_SERVICE_KEY]\n", name);
+    if (sets & WH_OPT_RETENTION)
+        printf("  --retention-ms N    keep each topic's entries N ms after they occurred, 0 for\n"
+               "                      ever [WHISTLE_RETENTION_MS] (default: %lld, 30 days)\n"
+               "  --retention-entries N  keep at most the N newest entries of each topic, 0 for\n"
+               "                      no limit [WHISTLE_RETENTION_ENTRIES] (default: 0)\n",
+               (long long)WH_DEFAULT_RETENTION_MS);
     printf("  --log-level LEVEL   error, warn, info or debug [WHISTLE_LOG_LEVEL] (default: info)\n");
     printf("  -h, --help          this text\n  --version           print the version\n\n");
     printf("Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and answered.\n");
 }
 
+/* Parses a count or duration >= 0 into *out; prints what is wrong naming `flag` and returns -1
+ * when `v` is not one. */
+static int s_nonneg(const char *name, const char *flag, const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < 0) {
+        fprintf(stderr, "whistle-%s: %s must be a whole number >= 0 (0: no limit), not '%s'\n",
+                name, flag, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 int wh_options_parse(struct wh_options *o, const char *name, const char *summary,
-                     const int *upstreams, int argc, char **argv)
+                     const int *upstreams, unsigned sets, int argc, char **argv)
 {
     static char data_default[64];
     int me = s_index(name);
@@ -112,9 +135,12 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         snprintf(k, sizeof k, "%s-events", s_names[i]);
         o->upstream_events[i] = s_env(k, s_events[i]);
     }
+    const char *ret_ms = s_env("retention-ms", NULL), *ret_n = s_env("retention-entries", NULL);
+    int ret_ms_flag = 0, ret_n_flag = 0;
     enum { O_DATA = 256, O_CATALOG, O_API, O_EVENTS, O_LOG, O_HB, O_VERSION, O_WH_ATTEMPTS,
-           O_WH_TIMEOUT, O_WH_BACKOFF, O_KEYS, O_ALLOW, O_SKEY, O_REBUILD, O_UP = 300 };
-    struct option opts[30] = {
+           O_WH_TIMEOUT, O_WH_BACKOFF, O_KEYS, O_ALLOW, O_SKEY, O_REBUILD, O_RET_MS, O_RET_N,
+           O_UP = 300 };
+    struct option opts[32] = {
         {"keys", required_argument, 0, O_KEYS},   {"allow", required_argument, 0, O_ALLOW},
         {"service-key", required_argument, 0, O_SKEY},
         {"data", required_argument, 0, O_DATA},   {"catalog", required_argument, 0, O_CATALOG},
@@ -137,6 +163,10 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         opts[n++] = (struct option){"webhook-timeout-ms", required_argument, 0, O_WH_TIMEOUT};
         opts[n++] = (struct option){"webhook-backoff-ms", required_argument, 0, O_WH_BACKOFF};
     }
+    if (sets & WH_OPT_RETENTION) {
+        opts[n++] = (struct option){"retention-ms", required_argument, 0, O_RET_MS};
+        opts[n++] = (struct option){"retention-entries", required_argument, 0, O_RET_N};
+    }
     opts[n] = (struct option){0, 0, 0, 0};
     optind = 1;
     int c;
@@ -154,7 +184,9 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         case O_WH_ATTEMPTS: o->webhook_attempts = atoi(optarg); break;
         case O_WH_TIMEOUT: o->webhook_timeout_ms = atoi(optarg); break;
         case O_WH_BACKOFF: o->webhook_backoff_ms = atoi(optarg); break;
-        case 'h': s_help(name, summary, upstreams); return 1;
+        case O_RET_MS: ret_ms = optarg; ret_ms_flag = 1; break;
+        case O_RET_N: ret_n = optarg; ret_n_flag = 1; break;
+        case 'h': s_help(name, summary, upstreams, sets); return 1;
         case O_VERSION: printf("whistle-%s %s\n", name, WHISTLE_VERSION); return 1;
         case O_REBUILD: o->rebuild = 1; break;
         default:
@@ -190,6 +222,17 @@ int wh_options_parse(struct wh_options *o, const char *name, const char *summary
         fprintf(stderr, "whistle-%s: --webhook-attempts, --webhook-timeout-ms and "
                         "--webhook-backoff-ms must be positive numbers\n", name);
         return -1;
+    }
+    o->retention_ms = WH_DEFAULT_RETENTION_MS;
+    if (sets & WH_OPT_RETENTION) {
+        /* the error names where the value came from: the flag, or the variable */
+        if (ret_ms && s_nonneg(name, ret_ms_flag ? "--retention-ms" : "WHISTLE_RETENTION_MS",
+                               ret_ms, &o->retention_ms))
+            return -1;
+        if (ret_n && s_nonneg(name, ret_n_flag ? "--retention-entries"
+                                               : "WHISTLE_RETENTION_ENTRIES",
+                              ret_n, &o->retention_entries))
+            return -1;
     }
     return 0;
 }

@@ -179,7 +179,7 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
 {
     const char *topic = rq->topic && rq->topic[0] ? rq->topic : svc->stream;
     struct wh_field_error fe;
-    if (wh_check_string(&fe, "replay.topic", topic, 200, 1)) {
+    if (wh_check_string(&fe, "replay.topic", topic, WH_STREAM_MAX, 1)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return;
     }
@@ -199,10 +199,19 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
     }
     uint64_t from = rq->from_seq ? rq->from_seq : 1;
     if (oldest && from < oldest) {
-        char msg[160];
+        /* trimmed by retention: say so, and where the topic starts now */
+        char msg[WH_STREAM_MAX + 96];
         snprintf(msg, sizeof msg, "%s: sequence %llu is gone, oldest is %llu", topic,
                  (unsigned long long)from, (unsigned long long)oldest);
-        wh_service_error(svc, peer, WH_EGONE, "replay.from_seq", msg, 0);
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+        err.code = WH_EGONE;
+        err.field = "replay.from_seq";
+        err.message = msg;
+        err.oldest = oldest;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
+        reply.error = &err;
+        wh_service_reply(svc, peer, &reply);
         return;
     }
     uint32_t max = rq->max && rq->max < WH_REPLAY_BATCH ? rq->max : WH_REPLAY_BATCH;
@@ -318,29 +327,10 @@ int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
 
 /* ---- heartbeat, signals, lifecycle ----------------------------------------------------- */
 
-static void s_heartbeat(wh_service_t *svc)
-{
-    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
-    Whistle__V1__Heartbeat hb = WHISTLE__V1__HEARTBEAT__INIT;
-    hb.service = (char *)svc->cfg.name;
-    hb.head = svc->head;
-    env.stream = svc->stream;
-    env.occurred_at_ms = wh_now_ms();
-    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT;
-    env.heartbeat = &hb;
-    size_t len;
-    uint8_t *buf = wh_pack(&env.base, &len);
-    if (!buf) return;
-    const void *d[2] = {svc->stream, buf};
-    size_t l[2] = {strlen(svc->stream), len};
-    wh_sock_sendv(svc->events, 2, d, l);
-    free(buf);
-}
-
 static void s_on_tick(uv_timer_t *h)
 {
     wh_service_t *svc = h->data;
-    s_heartbeat(svc);
+    wh__heartbeat_tick(svc);
     int64_t now = wh_mono_ms();
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_tick(svc->followers[i], now);
 }
@@ -369,7 +359,12 @@ int wh_service_may_read(const wh_service_t *svc, const struct wh_identity *who,
 static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
     wh_service_t *svc = arg;
-    if (!svc->auth || m->n != 1 || m->len[0] < 1) return;
+    if (m->n != 1 || m->len[0] < 1) return;
+    if (!svc->auth) {
+        /* XPUB delivers (un)subscriptions: the topics that get a heartbeat of their own */
+        wh__heartbeat_subscription(svc, m->data[0], m->len[0]);
+        return;
+    }
     const uint8_t *d = m->data[0];
     char topic[256];
     size_t tl = m->len[0] - 1 < sizeof topic - 1 ? m->len[0] - 1 : sizeof topic - 1;
@@ -378,6 +373,7 @@ static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     void *zs = wh_sock_zmq(sock);
     if (d[0] == 0) {
         zmq_setsockopt(zs, ZMQ_UNSUBSCRIBE, d + 1, m->len[0] - 1);
+        wh__heartbeat_subscription(svc, m->data[0], m->len[0]);
         return;
     }
     if (d[0] != 1) return;
@@ -386,6 +382,7 @@ static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
         tl == m->len[0] - 1 && wh_utf8_valid(topic, tl) &&
         wh_service_may_read(svc, &who, topic)) {
         zmq_setsockopt(zs, ZMQ_SUBSCRIBE, d + 1, m->len[0] - 1);
+        wh__heartbeat_subscription(svc, m->data[0], m->len[0]);
         wh_log_debug("%s %s subscribed to '%s'", wh_kind_name(who.kind), who.code, topic);
     } else {
         wh_log_warn("subscription of %s to '%s' refused: not its topic",
@@ -451,8 +448,8 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
             zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_XPUB_MANUAL, &one, sizeof one))
             goto fail;
     }
-    int hwm = 100000;
-    zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &hwm, sizeof hwm);
+    int hwm = WH_EVENTS_HWM, ev_hwm = cfg->events_hwm > 0 ? cfg->events_hwm : WH_EVENTS_HWM;
+    zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &ev_hwm, sizeof ev_hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
@@ -513,6 +510,7 @@ void wh_service_destroy(wh_service_t **self_p)
     if (uv_loop_close(&svc->loop) != 0) wh_log_error("loop closed with handles still open");
     wh_store_close(&svc->store);
     zmq_ctx_term(svc->zctx);
+    wh__heartbeat_free(svc);
     free(svc->out);
     free(svc);
 }

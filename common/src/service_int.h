@@ -7,6 +7,10 @@
 #define WH_REPLAY_BATCH 512
 #define WH_REPLAY_BYTES (512 * 1024)
 #define WH_REPLAY_TIMEOUT_MS 3000
+/* Topics subscribed by name that get a heartbeat of their own; more are served, unannounced. */
+#define WH_MAX_SUB_TOPICS 4096
+/* The XPUB's default send high-water mark, per subscriber, in messages. */
+#define WH_EVENTS_HWM 100000
 
 /* One upstream log this service applies, exactly once and in order. */
 struct wh_follower {
@@ -52,6 +56,8 @@ struct wh_service {
     size_t n_out, cap_out;
     struct wh_follower *followers[WH_MAX_FOLLOWERS];
     size_t n_followers;
+    char **subs;              /* topics subscribed by name (heartbeat.c), malloc'd */
+    size_t n_subs, cap_subs;
     uint64_t head;            /* committed head of the own stream */
     uint64_t batch_head;      /* head including the open batch */
     int64_t started_ms;
@@ -63,6 +69,13 @@ void wh__follower_after_commit(struct wh_follower *f, int committed);
 void wh__follower_tick(struct wh_follower *f, int64_t now_mono);
 int wh__follower_save(struct wh_follower *f, MDB_txn *txn);
 void wh__follower_destroy(struct wh_follower **f_p);
+
+/* heartbeat.c */
+/* Notes an XPUB (un)subscription message: byte 1 or 0, then the topic. */
+void wh__heartbeat_subscription(wh_service_t *svc, const void *msg, size_t len);
+/* Heartbeat on the own topic and on every topic subscribed by name, with committed heads. */
+void wh__heartbeat_tick(wh_service_t *svc);
+void wh__heartbeat_free(wh_service_t *svc);
 
 /* service.c */
 void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **frames,

@@ -20,6 +20,6 @@ int main(int argc, char **argv)
         "intake",
         "The front door for reports: validates each SubmitReport, deduplicates it by its\n"
         "idempotency key, gives it a case id and replies only once it is durably stored.",
-        ups, s_create, s_service, s_destroy};
+        ups, s_create, s_service, s_destroy, 0};
     return wh_daemon_main(&d, argc, argv);
 }

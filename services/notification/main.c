@@ -19,8 +19,9 @@ int main(int argc, char **argv)
     const struct wh_daemon d = {
         "notification",
         "The way out: follows tracking's log and fans each case event out to the topics\n"
-        "all/, case/<id>/, unit/<code>/, grid/<code>/ and dept/<code>/, each with its own\n"
-        "gapless sequence, live on the event socket and by replay from any sequence.",
-        ups, s_create, s_service, s_destroy};
+        "all/, case/<id>/, unit/<code>/, grid/<code>/, dept/<code>/ and district/, each with\n"
+        "its own gapless sequence, live on the event socket and by replay from any sequence\n"
+        "still kept (see --retention-ms). docs/topics.md says what each topic carries.",
+        ups, s_create, s_service, s_destroy, WH_OPT_RETENTION};
     return wh_daemon_main(&d, argc, argv);
 }

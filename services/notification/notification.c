@@ -13,6 +13,7 @@ struct notification {
     wh_service_t *svc;
     const struct wh_catalog *cat;
     notification_webhooks_t *hooks;
+    notification_retention_t *retention; /* NULL: topics kept for ever */
 };
 
 static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
@@ -117,6 +118,7 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
     cfg.on_request = s_on_request;
     cfg.after_commit = s_after_commit;
     cfg.may_read = s_may_read;
+    cfg.events_hwm = NOTIFICATION_EVENTS_HWM;
     cfg.arg = self;
     struct notification_webhook_config hc = {o->webhook_attempts, o->webhook_timeout_ms,
                                              o->webhook_backoff_ms};
@@ -129,6 +131,20 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
         notification_destroy(&self);
         return NULL;
     }
+    struct wh_retention keep = {o->retention_ms, (uint64_t)o->retention_entries};
+    if (keep.max_age_ms || keep.max_entries) {
+        self->retention = notification_retention_new(self->svc, &keep, 0);
+        if (!self->retention) {
+            notification_destroy(&self);
+            return NULL;
+        }
+        wh_log_info("retention: topic entries kept %lld ms after they occurred%s, at most %lld "
+                    "per topic%s", (long long)o->retention_ms,
+                    o->retention_ms ? "" : " (0: for ever)", (long long)o->retention_entries,
+                    o->retention_entries ? "" : " (0: no limit)");
+    } else {
+        wh_log_info("retention: none, topics are kept for ever");
+    }
     return self;
 }
 
@@ -136,9 +152,14 @@ void notification_destroy(notification_t **self_p)
 {
     if (!self_p || !*self_p) return;
     notification_webhooks_destroy(&(*self_p)->hooks);
+    notification_retention_destroy(&(*self_p)->retention); /* freed by the loop run below */
     wh_service_destroy(&(*self_p)->svc);
     free(*self_p);
     *self_p = NULL;
 }
 
 wh_service_t *notification_service(notification_t *self) { return self->svc; }
+notification_retention_t *notification_retention(notification_t *self)
+{
+    return self->retention;
+}

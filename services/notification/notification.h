@@ -1,24 +1,34 @@
 /* notification.h: the way out. Follows tracking's log and fans each case.updated out to
- * topics, each with its own gapless sequence, served live on the XPUB and by Replay{topic}:
+ * topics, each with its own gapless sequence, served live on the XPUB and by Replay{topic}
+ * (docs/topics.md is the subscriber's reference):
  *   all/            every event (notification's own log)
  *   case/<id>/      one case
  *   unit/<code>/    the lead township or street
  *   grid/<code>/    the grid of the report
  *   dept/<code>/    every department assigned to the case
  *   district/       every escalation (督办)
- * Grid visit records (visit.logged) go to all/ and grid/<code>/. It also delivers topics to
- * registered HTTP endpoints (webhooks.c). */
+ * Grid visit records (visit.logged) go to all/ and grid/<code>/. It delivers topics to
+ * registered HTTP endpoints (webhooks.c). It also
+ * keeps each topic's entries for the retention (retention.c), then trims them. */
 #ifndef WHISTLE_NOTIFICATION_H
 #define WHISTLE_NOTIFICATION_H
 #include "whistle/catalog.h"
+#include "whistle/eventlog.h"
 #include "whistle/options.h"
 #include "whistle/service.h"
 
 typedef struct notification notification_t;
+typedef struct notification_retention notification_retention_t;
 
+/* Opens the store, binds the sockets, follows tracking and, when o->retention_ms or
+ * o->retention_entries is set, starts trimming topics. NULL on failure (logged). Takes no
+ * ownership of `cat`. */
 notification_t *notification_new(const struct wh_options *o, const struct wh_catalog *cat);
+/* Stops and frees; safe on NULL; sets *self_p to NULL. */
 void notification_destroy(notification_t **self_p);
 wh_service_t *notification_service(notification_t *self);
+/* The retention in force, NULL when topics are kept for ever. */
+notification_retention_t *notification_retention(notification_t *self);
 
 #define NOTIFICATION_MAX_TOPICS 24
 
@@ -68,5 +78,31 @@ int64_t notification_webhook_backoff(int attempts, int base_ms, double r);
 /* Checks a registration; `prefix` names the request ("webhook_add") in err->field. */
 int notification_webhook_check(const char *prefix, const char *topic, const char *url,
                                struct wh_field_error *fe);
+/* The XPUB's send high-water mark, per subscriber. Live delivery is a convenience on top of
+ * the topic logs: a subscriber that stops reading gets at most this many messages queued in
+ * this process, then its messages are dropped at the mark (not refused: ZMQ_XPUB_NODROP would
+ * make a send fail for every subscriber of the topic as soon as one is full), and it recovers
+ * them by replay once it sees the gap in the sequence or a heartbeat's head. */
+#define NOTIFICATION_EVENTS_HWM 1000
+
+/* ---- retention.c: trimming topic logs to the retention --------------------------------- */
+
+#define NOTIFICATION_RETENTION_PERIOD_MS 1000 /* between slices, unless one hit its budget */
+#define NOTIFICATION_TRIM_STREAMS 256         /* topics visited per slice */
+#define NOTIFICATION_TRIM_BATCH 1024          /* entries deleted per slice */
+
+/* Trims every topic of `svc` to `keep`, one slice per timer run on the service's loop, the
+ * first after `period_ms` (0: NOTIFICATION_RETENTION_PERIOD_MS). NULL on out of memory. */
+notification_retention_t *notification_retention_new(wh_service_t *svc,
+                                                     const struct wh_retention *keep,
+                                                     int period_ms);
+/* Stops trimming; the object is freed once the service's loop has closed its timer
+ * (wh_service_destroy runs the loop to the end). Safe on NULL; sets *self_p to NULL. */
+void notification_retention_destroy(notification_retention_t **self_p);
+/* One slice of the walk at wall-clock `now_ms`, in the service's batch transaction (committed
+ * by the loop, or by the caller). Returns the entries deleted or a negative error. */
+int notification_retention_step(notification_retention_t *self, int64_t now_ms);
+/* Entries deleted since the object was made. */
+uint64_t notification_retention_deleted(const notification_retention_t *self);
 
 #endif

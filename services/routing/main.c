@@ -21,6 +21,6 @@ int main(int argc, char **argv)
         "The whistle rulebook: follows intake's log and, for each reported case, picks the\n"
         "whistle, the lead township or street and the supporting departments from the\n"
         "catalog, sets the deadlines and publishes case.dispatched.",
-        ups, s_create, s_service, s_destroy};
+        ups, s_create, s_service, s_destroy, 0};
     return wh_daemon_main(&d, argc, argv);
 }

@@ -22,6 +22,6 @@ int main(int argc, char **argv)
         "resolve and verify with a reply that says why a refused action is refused, and\n"
         "answers show and list queries. With --rebuild, an empty data folder is first rebuilt\n"
         "from notification's all/ topic (--notification-api).",
-        ups, s_create, s_service, s_destroy};
+        ups, s_create, s_service, s_destroy, 0};
     return wh_daemon_main(&d, argc, argv);
 }

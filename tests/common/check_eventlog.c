@@ -1,6 +1,7 @@
 /* check_eventlog.c: streams in one table stay apart even when one name begins like another,
- * sequences are gapless from 1, reads honour their bounds, event ids are filled or kept, and
- * a failed batch leaves no trace in the log. */
+ * sequences are gapless from 1, reads honour their bounds, event ids are filled or kept, a
+ * failed batch leaves no trace in the log, and trimming (retention) deletes from the start of
+ * one stream only, by count or by age, in bounded steps, moving the oldest but never the head. */
 #include "wh_test.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
@@ -30,8 +31,9 @@ static void s_teardown(void)
     free(s_dir);
 }
 
-/* Appends a heartbeat-free entry whose correlation_id is `corr`; returns its seq. */
-static uint64_t s_append(MDB_txn *txn, const char *stream, const char *corr, const char *event_id)
+/* Appends an entry whose correlation_id is `corr`, occurred at `at_ms`; returns its seq. */
+static uint64_t s_append_at(MDB_txn *txn, const char *stream, const char *corr,
+                            const char *event_id, int64_t at_ms)
 {
     Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
     Whistle__V1__CaseRefused cr = WHISTLE__V1__CASE_REFUSED__INIT;
@@ -42,6 +44,7 @@ static uint64_t s_append(MDB_txn *txn, const char *stream, const char *corr, con
     env.event_id = (char *)(event_id ? event_id : "");
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REFUSED;
     env.case_refused = &cr;
+    env.occurred_at_ms = at_ms;
     char idbuf[96];
     uint64_t seq = 0;
     uint8_t *packed = NULL;
@@ -57,6 +60,11 @@ static uint64_t s_append(MDB_txn *txn, const char *stream, const char *corr, con
     whistle__v1__envelope__free_unpacked(back, NULL);
     free(packed);
     return seq;
+}
+
+static uint64_t s_append(MDB_txn *txn, const char *stream, const char *corr, const char *event_id)
+{
+    return s_append_at(txn, stream, corr, event_id, 0);
 }
 
 struct s_read {
@@ -253,6 +261,162 @@ START_TEST(test_bad_stream_name)
 }
 END_TEST
 
+/* Trims `stream` in a batch of its own and commits; returns what wh_eventlog_trim returned. */
+static int s_trim(const char *stream, int64_t max_age_ms, uint64_t max_entries, int64_t now_ms,
+                  uint32_t max)
+{
+    struct wh_retention keep = {max_age_ms, max_entries};
+    MDB_txn *txn = wh_store_txn(s_st);
+    ck_assert_ptr_nonnull(txn);
+    int n = wh_eventlog_trim(s_st, txn, stream, &keep, now_ms, max);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    return n;
+}
+
+START_TEST(test_trim_by_count)
+{
+    s_fill();
+    ck_assert_int_eq(s_trim(CG, 0, 1, 0, 100), 2);
+    uint64_t head, oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 3);
+    ck_assert_uint_eq(oldest, 3);
+    /* the neighbours, one of them a longer name with CG as its prefix, are untouched */
+    s_head(CGJ, &head, &oldest);
+    ck_assert_uint_eq(oldest, 1);
+    s_head(CG_SUB, &head, &oldest);
+    ck_assert_uint_eq(oldest, 1);
+    MDB_txn *txn;
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &r), 1);
+    ck_assert_uint_eq(r.seq[0], 3);
+    ck_assert_str_eq(r.corr[0], "cg-3");
+    ck_assert_int_eq(s_read(txn, CG_SUB, 1, 100, 1 << 20, &r), 2);
+    ck_assert_int_eq(s_read(txn, CGJ, 1, 100, 1 << 20, &r), 2);
+    mdb_txn_abort(txn);
+    /* nothing more to trim; the next append continues the sequence and keeps the oldest */
+    ck_assert_int_eq(s_trim(CG, 0, 1, 0, 100), 0);
+    txn = wh_store_txn(s_st);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-4", NULL), 4);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 4);
+    ck_assert_uint_eq(oldest, 3);
+}
+END_TEST
+
+START_TEST(test_trim_by_age)
+{
+    MDB_txn *txn = wh_store_txn(s_st);
+    for (int i = 1; i <= 5; i++) {
+        char corr[16];
+        snprintf(corr, sizeof corr, "at-%d", i);
+        ck_assert_uint_eq(s_append_at(txn, CG, corr, NULL, 1000 * i), (uint64_t)i);
+    }
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    /* kept: younger than 2500 ms at 5000, that is occurred at 2500 or later */
+    ck_assert_int_eq(s_trim(CG, 2500, 0, 5000, 100), 2);
+    uint64_t head, oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 5);
+    ck_assert_uint_eq(oldest, 3);
+    /* both limits: the count takes entry 3 although it is young enough */
+    ck_assert_int_eq(s_trim(CG, 2500, 2, 5000, 100), 1);
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(oldest, 4);
+    /* no limit at all: nothing goes */
+    ck_assert_int_eq(s_trim(CG, 0, 0, 1 << 30, 100), 0);
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(oldest, 4);
+}
+END_TEST
+
+START_TEST(test_trim_bounded_steps)
+{
+    MDB_txn *txn = wh_store_txn(s_st);
+    for (int i = 1; i <= 10; i++) s_append_at(txn, CG, "x", NULL, i);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    /* keep 2 of 10, at most 3 per call: 3, 3, then the last 2 of the 8 */
+    static const int want_n[] = {3, 3, 2, 0};
+    static const uint64_t want_oldest[] = {4, 7, 9, 9};
+    uint64_t head, oldest;
+    for (int step = 0; step < 4; step++) {
+        ck_assert_int_eq(s_trim(CG, 0, 2, 0, 3), want_n[step]);
+        s_head(CG, &head, &oldest);
+        ck_assert_uint_eq(oldest, want_oldest[step]);
+        ck_assert_uint_eq(head, 10);
+    }
+}
+END_TEST
+
+START_TEST(test_trim_everything)
+{
+    s_fill();
+    ck_assert_int_eq(s_trim(CG, 1, 0, 1 << 30, 100), 3);
+    uint64_t head, oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 3);
+    ck_assert_uint_eq(oldest, 4); /* nothing kept: the next one to come */
+    MDB_txn *txn;
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &r), 0);
+    /* the read does not run into the next stream */
+    mdb_txn_abort(txn);
+    txn = wh_store_txn(s_st);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-4", NULL), 4);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(head, 4);
+    ck_assert_uint_eq(oldest, 4);
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &r), 1);
+    ck_assert_str_eq(r.corr[0], "cg-4");
+    mdb_txn_abort(txn);
+    /* a stream never written has nothing to trim */
+    ck_assert_int_eq(s_trim("dept/none/", 1, 1, 1 << 30, 100), 0);
+}
+END_TEST
+
+START_TEST(test_trim_failed_batch)
+{
+    s_fill();
+    struct wh_retention keep = {0, 1};
+    MDB_txn *txn = wh_store_txn(s_st);
+    ck_assert_int_eq(wh_eventlog_trim(s_st, txn, CG, &keep, 0, 100), 2);
+    wh_store_fail(s_st);
+    ck_assert_int_lt(wh_store_commit(s_st), 0);
+    uint64_t head, oldest;
+    s_head(CG, &head, &oldest);
+    ck_assert_uint_eq(oldest, 1);
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(s_read(txn, CG, 1, 100, 1 << 20, &r), 3);
+    mdb_txn_abort(txn);
+}
+END_TEST
+
+START_TEST(test_next_stream)
+{
+    s_fill();
+    MDB_txn *txn;
+    char name[WH_STREAM_MAX + 1];
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(wh_eventlog_next_stream(s_st, txn, "", name, sizeof name), 1);
+    ck_assert_str_eq(name, CG);
+    ck_assert_int_eq(wh_eventlog_next_stream(s_st, txn, name, name, sizeof name), 1);
+    ck_assert_str_eq(name, CG_SUB);
+    ck_assert_int_eq(wh_eventlog_next_stream(s_st, txn, name, name, sizeof name), 1);
+    ck_assert_str_eq(name, CGJ);
+    ck_assert_int_eq(wh_eventlog_next_stream(s_st, txn, name, name, sizeof name), 0);
+    /* from a name that is not a stream: the next one after it */
+    ck_assert_int_eq(wh_eventlog_next_stream(s_st, txn, "dept/cg/a", name, sizeof name), 1);
+    ck_assert_str_eq(name, CG_SUB);
+    mdb_txn_abort(txn);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("eventlog");
@@ -263,6 +427,12 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_event_id);
     tcase_add_test(tc, test_failed_batch_leaves_head);
     tcase_add_test(tc, test_bad_stream_name);
+    tcase_add_test(tc, test_trim_by_count);
+    tcase_add_test(tc, test_trim_by_age);
+    tcase_add_test(tc, test_trim_bounded_steps);
+    tcase_add_test(tc, test_trim_everything);
+    tcase_add_test(tc, test_trim_failed_batch);
+    tcase_add_test(tc, test_next_stream);
     suite_add_tcase(s, tc);
     return s;
 }

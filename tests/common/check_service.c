@@ -2,7 +2,8 @@
  * log entry is committed; a follower applies an upstream log exactly once and in order, and
  * after a restart catches up from its stored cursor; Ping reports heads and cursors; a bad
  * request gets an Error naming the field and the service keeps serving; Replay past the head
- * returns nothing and the head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
+ * returns nothing and the head, and before the oldest kept says it is gone and where the log
+ * starts; every topic subscribed by name gets a heartbeat with its own head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
  * mkdtemp folder, driven alternately with wh_service_run_once. */
 #include "wh_test.h"
 #include "whistle/cursor.h"
@@ -36,7 +37,7 @@ static const char *const s_down_tables[] = {"seen", NULL};
 static struct s_up s_upst;
 static struct s_down s_downst;
 static wh_service_t *s_svcs[2]; /* [0] up, [1] down */
-static void *s_zctx, *s_dealer_up, *s_dealer_down;
+static void *s_zctx, *s_dealer_up, *s_dealer_down, *s_sub;
 
 static void s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
                             const struct wh_peer *peer, const Whistle__V1__Request *req)
@@ -62,8 +63,11 @@ static void s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REPORTED;
     env.case_reported = &cr;
     uint64_t seq = 0;
-    /* "named-" keys name the own stream instead of passing NULL: the same log */
-    const char *stream = strncmp(sr->idempotency_key, "named-", 6) == 0 ? "up/" : NULL;
+    /* "named-" keys name the own stream instead of passing NULL: the same log; "side-" keys
+     * go to a second stream, as notification's topics do */
+    const char *stream = strncmp(sr->idempotency_key, "named-", 6) == 0 ? "up/"
+                         : strncmp(sr->idempotency_key, "side-", 5) == 0 ? "side/"
+                                                                         : NULL;
     int rc = wh_service_append(svc, txn, stream, &env, &seq);
     if (rc) {
         wh_service_error(svc, peer, rc, "", "cannot append", 0);
@@ -168,6 +172,8 @@ static void s_setup(void)
 
 static void s_teardown(void)
 {
+    if (s_sub) zmq_close(s_sub);
+    s_sub = NULL;
     if (s_dealer_down) zmq_close(s_dealer_down);
     zmq_close(s_dealer_up);
     zmq_ctx_term(s_zctx);
@@ -578,6 +584,150 @@ START_TEST(test_replay)
 }
 END_TEST
 
+START_TEST(test_replay_gone)
+{
+    s_submit_all(1, 20);
+    /* retention took 1..15 */
+    wh_store_t *st = wh_service_store(s_svcs[0]);
+    struct wh_retention keep = {0, 5};
+    ck_assert_int_eq(wh_eventlog_trim(st, wh_service_txn(s_svcs[0]), "up/", &keep, 0, 100), 15);
+    ck_assert_int_eq(wh_store_commit(st), 0);
+
+    static const uint64_t gone[] = {0, 1, 15};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
+        rp.from_seq = gone[i];
+        req.request_id = 78;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
+        req.replay = &rp;
+        Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+        ck_assert_int_eq(r->error->code, WH_EGONE);
+        ck_assert_str_eq(r->error->field, "replay.from_seq");
+        ck_assert_uint_eq(r->error->oldest, 16);
+        ck_assert_ptr_nonnull(strstr(r->error->message, "oldest is 16"));
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    Whistle__V1__Reply *r = s_replay("up/", 16, 0);
+    ck_assert_uint_eq(r->replay->n_entries, 5);
+    ck_assert_uint_eq(r->replay->entries[0]->seq, 16);
+    ck_assert_uint_eq(r->replay->oldest, 16);
+    ck_assert_uint_eq(r->replay->head, 20);
+    whistle__v1__reply__free_unpacked(r, NULL);
+}
+END_TEST
+
+/* Heartbeats received on a SUB, by topic. */
+struct s_beats {
+    uint64_t side, side_head, nothing, up, dept;
+    uint64_t side_since_nothing; /* side/ heartbeats since the last nothing/ one */
+    uint64_t quiet_runs;         /* nothing/ heartbeats in a row with no side/ one between */
+};
+
+static void s_recv_beats(void *sub, struct s_beats *b)
+{
+    for (;;) {
+        zmq_msg_t t, m;
+        zmq_msg_init(&t);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&t, sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&t);
+            zmq_msg_close(&m);
+            return;
+        }
+        ck_assert(zmq_msg_more(&t));
+        ck_assert_int_ge(zmq_msg_recv(&m, sub, 0), 0);
+        Whistle__V1__Envelope *e = wh_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(zmq_msg_size(&t), strlen(e->stream));
+        ck_assert(memcmp(zmq_msg_data(&t), e->stream, zmq_msg_size(&t)) == 0);
+        if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT) {
+            ck_assert_uint_eq(e->seq, 0);
+            ck_assert_str_eq(e->heartbeat->service, "up");
+            if (strcmp(e->stream, "side/") == 0) {
+                b->side++;
+                b->side_head = e->heartbeat->head;
+                b->side_since_nothing++;
+            } else if (strcmp(e->stream, "nothing/") == 0 || strcmp(e->stream, "dept/") == 0) {
+                ck_assert_uint_eq(e->heartbeat->head, 0);
+                if (e->stream[0] == 'd') {
+                    b->dept++;
+                    whistle__v1__envelope__free_unpacked(e, NULL);
+                    zmq_msg_close(&t);
+                    zmq_msg_close(&m);
+                    continue;
+                }
+                b->nothing++;
+                b->quiet_runs = b->side_since_nothing ? 0 : b->quiet_runs + 1;
+                b->side_since_nothing = 0;
+            } else {
+                ck_assert_str_eq(e->stream, "up/");
+                b->up++;
+            }
+        }
+        whistle__v1__envelope__free_unpacked(e, NULL);
+        zmq_msg_close(&t);
+        zmq_msg_close(&m);
+    }
+}
+
+#define S_BEATS_WAIT(sub, b, cond)                                                          \
+    ({                                                                                      \
+        int64_t s_bw_deadline = wh_mono_ms() + 5000;                                        \
+        while (!(cond) && wh_mono_ms() < s_bw_deadline) {                                   \
+            s_drive();                                                                      \
+            s_recv_beats((sub), (b));                                                       \
+        }                                                                                   \
+        (cond);                                                                             \
+    })
+
+START_TEST(test_topic_heartbeats)
+{
+    void *sub = s_sub = zmq_socket(s_zctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    /* "" sees whatever up sends (and, not being a topic name, gets no heartbeat of its own:
+     * one on stream "" would fail the checks above); the names ending in '/' are what up
+     * learns to beat on, with head 0 while nothing is in them */
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "side/", 5);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "nothing/", 8);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "dept/", 5);
+    ck_assert_int_eq(zmq_connect(sub, s_up_ev), 0);
+    struct s_beats b;
+    memset(&b, 0, sizeof b);
+
+    /* a topic with nothing in it yet beats with head 0 */
+    ck_assert(S_BEATS_WAIT(sub, &b, b.side >= 1 && b.nothing >= 1 && b.up >= 1 && b.dept >= 1));
+    ck_assert_uint_eq(b.side_head, 0);
+
+    /* two entries on side/: its heartbeat carries its own head, not up/'s */
+    s_submit_all(1, 1);
+    for (uint64_t id = 2; id <= 3; id++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
+        char key[16];
+        snprintf(key, sizeof key, "side-%llu", (unsigned long long)id);
+        sr.idempotency_key = key;
+        req.request_id = id;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
+        req.submit_report = &sr;
+        Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+        ck_assert_ptr_nonnull(r);
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    ck_assert(S_BEATS_WAIT(sub, &b, b.side_head == 2));
+    ck_assert_uint_eq(s_committed_head(s_svcs[0], "up/"), 1);
+
+    /* unsubscribed: side/ beats stop (the "" subscription would still show them), the others
+     * go on: three nothing/ heartbeats in a row with no side/ one between */
+    zmq_setsockopt(sub, ZMQ_UNSUBSCRIBE, "side/", 5);
+    ck_assert_msg(S_BEATS_WAIT(sub, &b, b.quiet_runs >= 3), "side/ heartbeats did not stop");
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("service");
@@ -589,6 +739,8 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_failed_batch_not_acknowledged);
     tcase_add_test(tc, test_append_own_stream_by_name);
     tcase_add_test(tc, test_replay);
+    tcase_add_test(tc, test_replay_gone);
+    tcase_add_test(tc, test_topic_heartbeats);
     suite_add_tcase(s, tc);
     return s;
 }

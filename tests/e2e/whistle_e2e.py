@@ -20,6 +20,7 @@ SOURCE_DIR = os.environ.get("WHISTLE_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY_DIR = os.environ.get("WHISTLE_BINARY_DIR") or os.path.join(SOURCE_DIR, "build")
 SERVICES = ["intake", "routing", "tracking", "notification"]
+CTL = os.path.join(BINARY_DIR, "tools", "whistlectl", "whistlectl")
 UPSTREAM = {"routing": ["intake", "tracking"], "tracking": ["routing", "notification"],
             "notification": ["tracking"]}
 
@@ -38,13 +39,14 @@ def load_pb2(tmp):
 class Cluster:
     """The four services as processes, with kill -9 and restart."""
 
-    def __init__(self, catalog="tests/data/catalog-small.json", heartbeat_ms=100):
+    def __init__(self, catalog="tests/data/catalog-small.json", heartbeat_ms=100, args=None):
         self.tmp = tempfile.mkdtemp(prefix="whistle-e2e-")
         self.pb = load_pb2(self.tmp)
         self.catalog = os.path.join(SOURCE_DIR, catalog)
         self.heartbeat_ms = heartbeat_ms
+        self.args = args or {}   # service -> extra command-line arguments
         self.procs = {}
-        self.extra = {}   # service -> extra command-line arguments
+        self.extra = self.args   # the same: tests set it after construction too
         self.ctx = zmq.Context()
         self.next_id = random.randrange(1, 1 << 40)
         self.id_lock = threading.Lock()
@@ -62,7 +64,7 @@ class Cluster:
                 "--heartbeat-ms", str(self.heartbeat_ms), "--log-level", "warn"]
         for up in UPSTREAM.get(name, []):
             args += ["--%s-api" % up, self.api(up), "--%s-events" % up, self.events(up)]
-        args += self.extra.get(name, [])
+        args += self.args.get(name, [])
         args += list(extra)
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)
@@ -93,12 +95,20 @@ class Cluster:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def ctl_env(self):
-        """Environment for whistlectl pointing at this cluster."""
+        """The environment whistlectl needs to find this cluster's services."""
         env = dict(os.environ)
         for s in SERVICES:
             env["WHISTLE_%s_API" % s.upper()] = self.api(s)
             env["WHISTLE_%s_EVENTS" % s.upper()] = self.events(s)
         return env
+
+    def pid_status(self, name, field):
+        """A field of /proc/<pid>/status of a service, in kB (VmRSS, RssAnon, ...)."""
+        with open("/proc/%d/status" % self.procs[name].pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise KeyError(field)
 
     def log(self, name):
         with open(os.path.join(self.tmp, name + ".log"), "rb") as f:
@@ -202,6 +212,16 @@ class Cluster:
         req = self.pb.Request()
         req.get_case.case_id = case_id
         return self.call("tracking", req)
+
+    def replay(self, name, topic, from_seq, max_entries=512, sock=None):
+        """One Replay request; the Reply (replay or error)."""
+        req = self.pb.Request()
+        req.replay.topic = topic
+        req.replay.from_seq = from_seq
+        req.replay.max = max_entries
+        rep = self.call(name, req, sock=sock)
+        assert rep is not None, "no replay reply from " + name
+        return rep
 
     def replay_all(self, name, topic=""):
         """Every entry of a log or topic, fetched page by page."""

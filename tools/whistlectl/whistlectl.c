@@ -10,15 +10,14 @@
 #include "whistle/error.h"
 #include "whistle/json.h"
 #include "whistle/options.h"
+#include "tail.h"
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_DOWN = 3 };
 
@@ -82,9 +81,12 @@ static void s_usage(FILE *out)
             "                                       a grid leader or worker logs a visit\n"
             "  visits --week 2026-W48 [--grid G] [--short]\n"
             "                                       weekly visit hours, flagged under 5 hours\n"
-            "  tail TOPIC [--from SEQ] [--count N] [--idle-exit MS]\n"
-            "                                       replay TOPIC (e.g. dept/cg/) from SEQ, then\n"
-            "                                       follow it live, with no gap\n"
+            "  tail TOPIC [--from SEQ | --cursor FILE] [--from-oldest] [--count N]\n"
+            "         [--idle-exit MS]              replay TOPIC (e.g. dept/cg/) from SEQ, or\n"
+            "                                       after the last sequence FILE holds (kept up\n"
+            "                                       to date), then follow it live, with no gap;\n"
+            "                                       'gone: oldest is N' (exit 1) when SEQ is past\n"
+            "                                       the retention, unless --from-oldest\n"
             "  webhooks [list]                      webhook registrations, pending deliveries\n"
             "  webhooks add TOPIC URL               POST every entry of TOPIC to URL (JSON)\n"
             "  webhooks remove TOPIC URL            stop; pending deliveries are dropped\n"
@@ -725,138 +727,6 @@ static int s_figures(int argc, char **argv)
     return 0;
 }
 
-/* ---- tail: replay from a sequence, then live, with no gap and no duplicate ----------------- */
-
-static volatile sig_atomic_t s_interrupted;
-static void s_on_sigint(int sig)
-{
-    (void)sig;
-    s_interrupted = 1;
-}
-
-static void s_print_entry(const Whistle__V1__Envelope *e)
-{
-    if (g.json) {
-        s_print_json(&e->base);
-    } else if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED) {
-        const Whistle__V1__CaseUpdated *u = e->case_updated;
-        printf("%s %" PRIu64 " %s %s %s %s\n", e->stream, e->seq, e->correlation_id,
-               u->entry ? wh_action_name(u->entry->action) : "-",
-               u->case_ ? wh_state_name(u->case_->state) : "-", e->event_id);
-    } else {
-        printf("%s %" PRIu64 " %s %s\n", e->stream, e->seq, e->correlation_id, e->event_id);
-    }
-    fflush(stdout);
-}
-
-static int s_tail(int argc, char **argv)
-{
-    uint64_t next = 1;
-    long count = -1, idle_exit = -1;
-    static struct option opts[] = {{"from", 1, 0, 'f'}, {"count", 1, 0, 'c'},
-                                   {"idle-exit", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': next = strtoull(optarg, NULL, 10); break;
-        case 'c': count = atol(optarg); break;
-        case 'i': idle_exit = atol(optarg); break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "whistlectl: tail needs a TOPIC, such as dept/cg/ or case/C00000001/\n");
-        return EXIT_USAGE;
-    }
-    const char *topic = argv[optind];
-    size_t tl = strlen(topic);
-    if (tl == 0 || topic[tl - 1] != '/') {
-        fprintf(stderr, "whistlectl: topics end with '/': did you mean '%s/'?\n", topic);
-        return EXIT_USAGE;
-    }
-    if (next == 0) next = 1;
-    signal(SIGINT, s_on_sigint);
-    signal(SIGTERM, s_on_sigint);
-    wh_client_t *cl = s_client(g.api[WH_UP_NOTIFICATION]);
-    if (!cl) {
-        fprintf(stderr, "whistlectl: cannot connect to notification at %s\n",
-                g.api[WH_UP_NOTIFICATION]);
-        return EXIT_DOWN;
-    }
-    void *sub = zmq_socket(wh_client_zmq_ctx(cl), ZMQ_SUB);
-    int linger = 0;
-    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
-    wh_client_secure(cl, sub);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, tl);
-    zmq_connect(sub, g.events[WH_UP_NOTIFICATION]);
-    long printed = 0;
-    int need_replay = 1, rc = 0;
-    int64_t last_activity = wh_mono_ms(), last_replay = 0;
-    while (!s_interrupted && (count < 0 || printed < count)) {
-        if (need_replay || wh_mono_ms() - last_replay > 2000) {
-            /* subscribed first, then replay: nothing published in between is lost */
-            Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-            Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
-            rp.topic = (char *)topic;
-            rp.from_seq = next;
-            rp.max = 512;
-            req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
-            req.replay = &rp;
-            Whistle__V1__Reply *r = NULL;
-            int crc = wh_client_call(cl, &req, &r, g.timeout_ms);
-            last_replay = wh_mono_ms();
-            if (crc) {
-                fprintf(stderr, "whistlectl: tail: no reply from notification at %s; retrying\n",
-                        g.api[WH_UP_NOTIFICATION]);
-                need_replay = 1;
-            } else if (r->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
-                fprintf(stderr, "whistlectl: tail: refused: %s\n", r->error->message);
-                whistle__v1__reply__free_unpacked(r, NULL);
-                rc = EXIT_REFUSED;
-                break;
-            } else {
-                Whistle__V1__ReplayReply *rr = r->replay;
-                for (size_t i = 0; i < rr->n_entries && (count < 0 || printed < count); i++) {
-                    if (rr->entries[i]->seq != next) continue;
-                    s_print_entry(rr->entries[i]);
-                    next++;
-                    printed++;
-                    last_activity = wh_mono_ms();
-                }
-                need_replay = rr->head >= next && rr->n_entries > 0;
-            }
-            if (r) whistle__v1__reply__free_unpacked(r, NULL);
-            continue;
-        }
-        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
-        zmq_poll(&item, 1, 200);
-        if (item.revents & ZMQ_POLLIN) {
-            zmq_msg_t t, b;
-            zmq_msg_init(&t);
-            zmq_msg_init(&b);
-            if (zmq_msg_recv(&t, sub, 0) >= 0 && zmq_msg_more(&t) && zmq_msg_recv(&b, sub, 0) >= 0) {
-                Whistle__V1__Envelope *e = wh_envelope_unpack(zmq_msg_data(&b), zmq_msg_size(&b));
-                if (e && e->seq == next && zmq_msg_size(&t) == tl) {
-                    s_print_entry(e);
-                    next++;
-                    printed++;
-                    last_activity = wh_mono_ms();
-                } else if (e && e->seq > next && zmq_msg_size(&t) == tl) {
-                    need_replay = 1; /* a gap: fetch it, in order */
-                }
-                if (e) whistle__v1__envelope__free_unpacked(e, NULL);
-            }
-            zmq_msg_close(&t);
-            zmq_msg_close(&b);
-        }
-        if (idle_exit >= 0 && wh_mono_ms() - last_activity > idle_exit) break;
-    }
-    zmq_close(sub);
-    wh_client_destroy(&cl);
-    return rc;
-}
-
 /* ---- webhooks ---------------------------------------------------------------------------- */
 
 static void s_print_webhooks(const Whistle__V1__WebhookListReply *lr, int dead)
@@ -1041,7 +911,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "visits") == 0) return s_visits(cargc, cargv);
     if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
     if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
-    if (strcmp(cmd, "tail") == 0) return s_tail(cargc, cargv);
+    if (strcmp(cmd, "tail") == 0) {
+        const struct ctl_tail_env env = {g.json, g.timeout_ms, g.api[WH_UP_NOTIFICATION],
+                                         g.events[WH_UP_NOTIFICATION], s_client};
+        return ctl_tail_run(&env, cargc, cargv);
+    }
     if (strcmp(cmd, "webhooks") == 0) return s_webhooks(cargc, cargv);
     if (strcmp(cmd, "keygen") == 0) return s_keygen(cargc, cargv);
     fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n", cmd);

@@ -14,6 +14,7 @@ struct wh_daemon {
     void *(*create)(const struct wh_options *o, const struct wh_catalog *cat);
     wh_service_t *(*service)(void *obj);
     void (*destroy)(void *obj);
+    unsigned option_sets;  /* WH_OPT_... flags this service takes besides the common ones */
 };
 
 /* Parses argv, loads the catalog, creates, runs and destroys. Returns the exit status:

@@ -4,6 +4,7 @@
  * variable over the default. Defaults are the loopback ports of the design. */
 #ifndef WHISTLE_OPTIONS_H
 #define WHISTLE_OPTIONS_H
+#include <stdint.h>
 
 struct wh_options {
     const char *data_dir;      /* --data, WHISTLE_DATA */
@@ -23,7 +24,17 @@ struct wh_options {
     int webhook_attempts;      /* --webhook-attempts: POSTs before a delivery is dead (8) */
     int webhook_timeout_ms;    /* --webhook-timeout-ms: one POST's time limit (10000) */
     int webhook_backoff_ms;    /* --webhook-backoff-ms: first retry delay, doubled each time */
+    int64_t retention_ms;      /* --retention-ms, WHISTLE_RETENTION_MS (WH_OPT_RETENTION) */
+    int64_t retention_entries; /* --retention-entries, WHISTLE_RETENTION_ENTRIES */
 };
+
+/* Flags only some services take. */
+enum wh_option_set {
+    WH_OPT_RETENTION = 1, /* --retention-ms and --retention-entries (topic logs) */
+};
+
+/* Default retention of topic logs: 30 days by age, no limit by count. */
+#define WH_DEFAULT_RETENTION_MS (30LL * 24 * 3600 * 1000)
 
 enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFICATION };
 
@@ -31,10 +42,11 @@ enum wh_upstream { WH_UP_INTAKE = 0, WH_UP_ROUTING, WH_UP_TRACKING, WH_UP_NOTIFI
 const char *wh_default_api(const char *service);
 const char *wh_default_events(const char *service);
 
-/* Parses argv for service `name`, whose upstreams are listed in `upstreams` (-1 terminated).
- * Prints --help (with `summary`) and returns 1 when asked; prints the error and returns -1 on
- * bad usage; 0 when the service should run. */
+/* Parses argv for service `name`, whose upstreams are listed in `upstreams` (-1 terminated)
+ * and which also takes the flags of `sets` (WH_OPT_..., or 0). Prints --help (with `summary`)
+ * and returns 1 when asked; prints the error and returns -1 on bad usage; 0 when the service
+ * should run. */
 int wh_options_parse(struct wh_options *o, const char *name, const char *summary,
-                     const int *upstreams, int argc, char **argv);
+                     const int *upstreams, unsigned sets, int argc, char **argv);
 
 #endif

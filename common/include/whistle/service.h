@@ -2,6 +2,10 @@
  * requests (commands, queries, replay, ping) and an XPUB for the live event stream, heartbeats,
  * followers of upstream logs, and group commit.
  *
+ * Heartbeats: every heartbeat_ms, Heartbeat{service, head} on the own topic, and on every other
+ * topic a subscriber asked for by name (a name ending in '/') with that topic's head, so any
+ * subscriber learns within one tick that it missed entries and replays them.
+ *
  * Group commit: message handlers run inside the batch write transaction (wh_service_txn).
  * Replies and publications they produce are queued; once the loop has drained every readable
  * socket, a uv_check handle commits the batch durably and only then sends them. A batch that
@@ -48,6 +52,7 @@ struct wh_service_config {
     const char *events_endpoint;/* XPUB bind */
     const char *const *tables;  /* the service's own tables, NULL-terminated */
     int heartbeat_ms;           /* 0: 1000 */
+    int events_hwm;             /* XPUB send high-water mark per subscriber; 0: 100000 */
     wh_request_fn on_request;   /* requests other than Ping and Replay */
     void (*after_commit)(void *arg, wh_service_t *svc); /* after each durable commit; NULL ok */
     wh_topic_fn may_read;       /* NULL: only services and operators read logs and topics */
