@@ -70,7 +70,7 @@ wh_store_t *wh_store_open(const char *dir, const char *const *tables)
     int rc = mdb_env_create(&self->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(self->env, WH_STORE_MAX_TABLES + 2);
     if (rc == 0) rc = mdb_env_set_mapsize(self->env, WH_STORE_INITIAL_MAP);
-    /* Durable by default: no MDB_NOSYNC, no MDB_MAPASYNC. MDB_NOTLS: one thread, no TLS slots. */
+    /* Durable: no no-sync or async-map flag. MDB_NOTLS: one thread, no TLS slots. */
     if (rc == 0) rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0640);
     if (rc != 0) {
         wh_log_error("store: cannot open LMDB in %s: %s", dir, mdb_strerror(rc));

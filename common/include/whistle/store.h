@@ -5,7 +5,7 @@
  * put marks the batch failed: commit then aborts it, so nothing of it is acknowledged. The map
  * grows before a batch when it is three quarters full, and again after a batch that hit
  * MDB_MAP_FULL. Stale reader slots of crashed processes are cleared at open
- * (mdb_reader_check). Never opened with MDB_NOSYNC: an acknowledged case survives a crash. */
+ * (mdb_reader_check). Never opened with a no-sync flag: an acknowledged case survives a crash. */
 #ifndef WHISTLE_STORE_H
 #define WHISTLE_STORE_H
 #include <lmdb.h>
