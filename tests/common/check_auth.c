@@ -265,9 +265,5 @@ int main(void)
     tcase_add_test(tc, identities);
     tcase_add_test(tc, keyed_service);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }

@@ -4,6 +4,7 @@
 #include "whistle/bus.h"
 #include "whistle/clock.h"
 #include "whistle/wlog.h"
+#include "wh_test.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,11 +215,4 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return wh_test_run(s_suite()); }

@@ -264,9 +264,5 @@ static Suite *s_suite(void)
 int main(void)
 {
     wh_log_init("check_catalog", WH_LOG_WARN);
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return wh_test_run(s_suite());
 }

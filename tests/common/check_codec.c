@@ -2,6 +2,7 @@
  * unpacking of wire messages, truncated input refused without a crash, and enum names. */
 #include "whistle/codec.h"
 #include "whistle/error.h"
+#include "wh_test.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,11 +269,4 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return wh_test_run(s_suite()); }

@@ -3,7 +3,6 @@ reason on refusal, 3 when a service is down, and tail replaying a department top
 sequence with no gap and no duplicate."""
 import json
 import os
-import subprocess
 import sys
 
 from whistle_e2e import BINARY_DIR, SERVICES, Cluster
@@ -13,17 +12,7 @@ CTL = os.path.join(BINARY_DIR, "tools", "whistlectl", "whistlectl")
 
 def main():
     c = Cluster()
-    env = dict(os.environ)
-    for s in SERVICES:
-        env["WHISTLE_%s_API" % s.upper()] = c.api(s)
-        env["WHISTLE_%s_EVENTS" % s.upper()] = c.events(s)
-
-    def ctl(*args, rc=0):
-        out = subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                             timeout=30)
-        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
-            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
-        return out
+    ctl = c.ctl
 
     try:
         assert "tail TOPIC" in ctl("--help").stdout

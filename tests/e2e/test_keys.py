@@ -14,7 +14,6 @@
 import json
 import os
 import stat
-import subprocess
 import sys
 
 import zmq
@@ -39,16 +38,11 @@ def main():
     c = Cluster()
     kd = os.path.join(c.tmp, "keys")
     os.makedirs(kd)
-    env = c.ctl_env()
 
     def ctl(*args, rc=0, keyed=True):
         pre = ["--key", os.path.join(kd, "operator.key"), "--server-key",
                os.path.join(kd, "server.pub")] if keyed else []
-        out = subprocess.run([CTL] + pre + list(args), capture_output=True, text=True, env=env,
-                             timeout=30)
-        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
-            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
-        return out
+        return c.ctl(*args, rc=rc, pre=pre)
 
     names = ["server", "operator", "app", "cg", "cgj", "north", "stranger"] + SERVICES
     for n in names:

@@ -16,7 +16,6 @@ import io
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
@@ -67,17 +66,7 @@ def main():
     c.catalog = os.path.join(c.tmp, "catalog.json")
     with open(c.catalog, "w", encoding="utf-8") as f:
         json.dump(cat, f, ensure_ascii=False)
-    env = dict(os.environ)
-    for s in SERVICES:
-        env["WHISTLE_%s_API" % s.upper()] = c.api(s)
-        env["WHISTLE_%s_EVENTS" % s.upper()] = c.events(s)
-
-    def ctl(*args, rc=0):
-        out = subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                             timeout=30)
-        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
-            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
-        return out
+    ctl = c.ctl
 
     def act(case_id, action, actor="", department="", satisfied=False):
         rep = c.call("tracking", c.action_req(case_id, action, actor, department, satisfied))

@@ -18,12 +18,7 @@ def main():
     env = c.ctl_env()
     cursor = os.path.join(c.tmp, "all.cursor")
 
-    def ctl(*args, rc=0):
-        out = subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                             timeout=60)
-        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
-            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
-        return out
+    ctl = c.ctl
 
     def seqs(out):
         return [int(line.split()[1]) for line in out.stdout.splitlines()]

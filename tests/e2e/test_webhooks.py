@@ -10,10 +10,8 @@
    restarted; once the endpoint recovers, every pending delivery arrives."""
 import json
 import os
-import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from whistle_e2e import BINARY_DIR, SERVICES, Cluster
@@ -76,7 +74,6 @@ class Receiver:
 
 def main():
     c = Cluster()
-    env = c.ctl_env()
     rx = Receiver()
     # a backlog for all of notification's parallel POSTs: a dropped SYN would time out an
     # attempt before the handler sees it
@@ -86,12 +83,7 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % server.server_address[1]
 
-    def ctl(*args, rc=0):
-        out = subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                             timeout=30)
-        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
-            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
-        return out
+    ctl = c.ctl
 
     def listing(dead=False):
         return json.loads(ctl("--json", "webhooks", "dead" if dead else "list").stdout)

@@ -94,6 +94,14 @@ class Cluster:
         if not keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def ctl(self, *args, rc=0, pre=()):
+        """Runs whistlectl against this cluster; asserts its exit status is `rc`."""
+        out = subprocess.run([CTL] + list(pre) + list(args), capture_output=True, text=True,
+                             env=self.ctl_env(), timeout=60)
+        assert out.returncode == rc, "whistlectl %s: exit %d, want %d\n%s%s" % (
+            " ".join(args), out.returncode, rc, out.stdout, out.stderr)
+        return out
+
     def ctl_env(self):
         """The environment whistlectl needs to find this cluster's services."""
         env = dict(os.environ)

@@ -231,9 +231,5 @@ int main(void)
     tcase_add_test(tc, test_bounded_slices);
     tcase_add_test(tc, test_no_retention_keeps_everything);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return wh_test_run(s);
 }

@@ -3,6 +3,7 @@
  * case whatever its assignment state, and escalations to district/ as well; never beyond the
  * caller's bound. */
 #include "notification.h"
+#include "wh_test.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,9 +106,5 @@ int main(void)
     tcase_add_loop_test(tc, test_table, 0, (int)(sizeof s_table / sizeof s_table[0]));
     tcase_add_test(tc, test_bound);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return wh_test_run(s);
 }

@@ -185,9 +185,5 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, queued_per_topic_in_the_callers_txn);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }

@@ -3,6 +3,7 @@
  * services, operators and keys off are not limited. Each refusal names the field. */
 #include "tracking.h"
 #include "whistle/error.h"
+#include "wh_test.h"
 #include <check.h>
 
 #define D WH_KIND_DEPARTMENT
@@ -75,9 +76,5 @@ int main(void)
     TCase *tc = tcase_create("actions");
     tcase_add_loop_test(tc, who_may_act, 0, (int)(sizeof s_rows / sizeof s_rows[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }

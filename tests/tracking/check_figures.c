@@ -412,9 +412,5 @@ int main(void)
     tcase_add_test(tc, year_quarter_and_empty);
     tcase_add_test(tc, bad_requests_name_the_field);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }

@@ -113,9 +113,5 @@ int main(void)
     tcase_add_loop_test(tc, periods, 0, (int)(sizeof s_rows / sizeof s_rows[0]));
     tcase_add_test(tc, weeks_tile_the_years);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return wh_test_run(s);
 }
