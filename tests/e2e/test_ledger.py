@@ -6,10 +6,9 @@ from notification's all/ topic, after which it carries on with no gap and no dup
 import datetime
 import os
 import shutil
-import sys
 import time
 
-from whistle_e2e import SERVICES, Cluster
+from whistle_e2e import Cluster
 
 
 def dump(c, ids):
@@ -79,9 +78,7 @@ def fast_part():
         req.list_cases.unit = "south"
         assert len(c.call("tracking", req).list_cases.cases) == 0
     except BaseException:
-        for s in SERVICES:
-            sys.stderr.write("---- %s log (tail)\n%s\n" % (s, c.log(s)[-3000:]))
-        c.close(keep=True)
+        c.fail()
         raise
     c.close()
 
@@ -181,9 +178,7 @@ def visits_and_rebuild():
         assert c.procs.pop("tracking").returncode == 1
         assert "rebuild only into an empty data folder" in c.log("tracking")
     except BaseException:
-        for s in SERVICES:
-            sys.stderr.write("---- %s log (tail)\n%s\n" % (s, c.log(s)[-3000:]))
-        c.close(keep=True)
+        c.fail()
         raise
     c.close()
 

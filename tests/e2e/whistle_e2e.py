@@ -118,6 +118,15 @@ class Cluster:
                     return int(line.split()[1])
         raise KeyError(field)
 
+    def fail(self, names=SERVICES):
+        """After a failed check: the tail of each service's log on stderr, the folder kept."""
+        for s in names:
+            try:
+                sys.stderr.write("---- %s log (tail)\n%s\n" % (s, self.log(s)[-3000:]))
+            except OSError:
+                pass
+        self.close(keep=True)
+
     def log(self, name):
         with open(os.path.join(self.tmp, name + ".log"), "rb") as f:
             return f.read().decode("utf-8", "replace")
