@@ -79,9 +79,7 @@ def main():
     except BaseException:
         if tail and tail.poll() is None:
             tail.kill()
-        for s in ("notification", "tracking"):
-            sys.stderr.write("---- %s log (tail)\n%s\n" % (s, c.log(s)[-3000:]))
-        c.close(keep=True)
+        c.fail(("notification", "tracking"))
         raise
     c.close()
 

@@ -121,9 +121,7 @@ def main():
         if tail and tail.poll() is None:
             tail.send_signal(signal.SIGCONT)
             tail.kill()
-        for s in ("notification", "tracking"):
-            sys.stderr.write("---- %s log (tail)\n%s\n" % (s, c.log(s)[-3000:]))
-        c.close(keep=True)
+        c.fail(("notification", "tracking"))
         raise
     c.close()
 
