@@ -15,6 +15,7 @@ struct wh_sock {
     wh_sock_fn on_msg;
     void *arg;
     int closing;        /* handles left to close before free */
+    int yield;          /* stop the drain after the current message (wh_sock_yield) */
     char endpoint[256]; /* last bound endpoint, resolved */
 };
 
@@ -79,7 +80,8 @@ static void s_drain(wh_sock_t *self)
         size_t sz = sizeof events;
         if (zmq_getsockopt(self->zs, ZMQ_EVENTS, &events, &sz) != 0) return;
         if (!(events & ZMQ_POLLIN)) return;
-        if (count >= WH_DRAIN_BOUND) {
+        if (count >= WH_DRAIN_BOUND || self->yield) {
+            self->yield = 0;
             wh_sock_kick(self); /* let the other sockets and the commit have a turn */
             return;
         }
@@ -152,6 +154,27 @@ int wh_sock_sendv(wh_sock_t *self, size_t n, const void *const *data, const size
         }
     }
     /* sending may consume the fd's edge while messages wait: drain on the next turn */
+    wh_sock_kick(self);
+    return rc;
+}
+
+void wh_sock_yield(wh_sock_t *self)
+{
+    if (self) self->yield = 1;
+}
+
+int wh_sock_sendv_msg(wh_sock_t *self, size_t n, const void *const *data, const size_t *len,
+                      zmq_msg_t *last)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (zmq_send(self->zs, data[i], len[i], ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+            rc = WH_EBUS;
+            break;
+        }
+    }
+    if (rc == 0 && zmq_msg_send(last, self->zs, ZMQ_DONTWAIT) < 0) rc = WH_EBUS;
+    zmq_msg_close(last); /* after a send it is empty; after a failure this frees it */
     wh_sock_kick(self);
     return rc;
 }

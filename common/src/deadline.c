@@ -1,5 +1,8 @@
-/* deadline.c: due-ordered deadlines in LMDB and one libuv timer for the nearest. */
+/* deadline.c: due-ordered deadlines in LMDB and one libuv timer for the nearest. Each expiry
+ * is a step of the batch: a decision that it does not apply removes the row and nothing else;
+ * a storage failure fails the batch, and the timer comes again after a growing pause. */
 #include "whistle/deadline.h"
+#include "service_int.h"
 #include "whistle/clock.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -15,7 +18,9 @@ struct wh_deadlines {
     wh_deadline_gate_fn gate;
     void *arg;
     uv_timer_t timer;
-    int64_t armed_for;  /* due time the timer is set for; 0 none, -1 waiting on the gate */
+    int64_t armed_for;  /* due time the timer is set for; 0 none, -1 waiting on the gate,
+                           -2 fired: retrying unless a commit re-arms it */
+    int64_t retry_ms;   /* pause before firing again when the firing's batch failed */
 };
 
 static size_t s_key(uint8_t *key, int64_t due, const char *id)
@@ -61,7 +66,7 @@ static void s_on_timer(uv_timer_t *h)
     }
     wh_store_t *st = wh_service_store(self->svc);
     MDB_txn *txn = wh_service_txn(self->svc);
-    if (!txn) return;
+    if (!txn) goto retry;
     MDB_dbi dbi = wh_store_dbi(st, self->table);
     int64_t now = wh_now_ms();
     struct {
@@ -71,7 +76,7 @@ static void s_on_timer(uv_timer_t *h)
     size_t n = 0;
     MDB_cursor *cur;
     MDB_val k, v;
-    if (mdb_cursor_open(txn, dbi, &cur)) return;
+    if (mdb_cursor_open(txn, dbi, &cur)) goto retry;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0 && n < WH_DEADLINE_BATCH && k.mv_size > 8 &&
            k.mv_size <= 8 + WH_DEADLINE_ID_MAX && (int64_t)wh_be64_get(k.mv_data) <= now) {
@@ -82,13 +87,27 @@ static void s_on_timer(uv_timer_t *h)
     }
     mdb_cursor_close(cur);
     for (size_t i = 0; i < n; i++) {
-        if (wh_deadlines_move(self, txn, due[i].id, due[i].due, 0) ||
-            self->fire(self->arg, txn, due[i].id, due[i].due, now)) {
-            wh_store_fail(st); /* nothing of this firing is kept; the timer comes again */
-            return;
+        MDB_txn *step = wh__service_step_begin(self->svc);
+        if (!step) break;
+        rc = wh_deadlines_move(self, step, due[i].id, due[i].due, 0);
+        if (rc == 0) rc = self->fire(self->arg, step, due[i].id, due[i].due, now);
+        rc = wh__service_step_end(self->svc, rc);
+        if (wh_error_is_storage(rc)) break; /* nothing of this firing is kept */
+        if (rc) {
+            /* a decision: this expiry does not apply; its row goes, nothing else */
+            wh_log_warn("deadline of %s (%s) not applicable, removed: %s", due[i].id,
+                        self->table, wh_strerror(rc));
+            if (wh_error_is_storage(wh_deadlines_move(self, wh_service_txn(self->svc),
+                                                      due[i].id, due[i].due, 0)))
+                break;
         }
     }
-    /* the commit at the end of this loop turn re-arms for what is left */
+    /* A commit re-arms for what is left; if this batch fails, nothing re-arms it but this. */
+retry:
+    self->retry_ms = self->retry_ms ? self->retry_ms * 2 : 100;
+    if (self->retry_ms > 5000) self->retry_ms = 5000;
+    self->armed_for = -2;
+    uv_timer_start(&self->timer, s_on_timer, (uint64_t)self->retry_ms, 0);
 }
 
 void wh_deadlines_arm(wh_deadlines_t *self)
@@ -106,6 +125,7 @@ void wh_deadlines_arm(wh_deadlines_t *self)
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);
+    if (self->armed_for == -2) self->retry_ms = 0; /* the firing's batch committed */
     if (due == self->armed_for || self->armed_for == -1) return;
     uv_timer_stop(&self->timer);
     self->armed_for = due;

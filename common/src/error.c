@@ -22,3 +22,8 @@ const char *wh_errname(int code)
     default: return "EUNKNOWN";
     }
 }
+
+int wh_error_is_storage(int code)
+{
+    return code == WH_ESTORE || code == WH_EMAPFULL || code == WH_ENOMEM;
+}

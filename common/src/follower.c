@@ -14,21 +14,37 @@
 #include <string.h>
 #include <zmq.h>
 
-/* Applies `env` if it is the next entry. 1 applied, 0 skipped, <0 the batch failed. */
+/* Applies `env` if it is the next entry, as a step of the batch. 1 applied (or recorded as
+ * not applicable: a decision about this entry, which must never stop the follower), 0 skipped,
+ * <0 a storage failure: the batch fails and is retried after a pause. */
 static int s_apply(struct wh_follower *f, const Whistle__V1__Envelope *env)
 {
-    if (env->seq != f->cursor + 1) return 0;
-    MDB_txn *txn = wh_service_txn(f->svc);
-    if (!txn) return WH_ESTORE;
-    int rc = f->apply(f->arg, f->svc, txn, env);
+    if (env->seq != f->cursor + 1 || f->stopped[0]) return 0;
+    if (!wh__service_step_begin(f->svc)) return WH_ESTORE;
+    int rc = wh__service_step_end(f->svc, f->apply(f->arg, f->svc, wh_service_txn(f->svc), env));
+    if (wh_error_is_storage(rc)) return rc; /* logged once per cause by the commit */
     if (rc) {
-        wh_log_error("applying %s%llu failed (%s); the batch is dropped and retried", f->topic,
-                     (unsigned long long)env->seq, wh_strerror(rc));
-        wh_store_fail(wh_service_store(f->svc));
-        return rc;
+        f->not_applied++;
+        wh_log_warn("%s%llu (%s) not applicable, skipped: %s", f->topic,
+                    (unsigned long long)env->seq, env->event_id ? env->event_id : "",
+                    wh_strerror(rc));
     }
     f->cursor = env->seq;
     return 1;
+}
+
+/* The upstream answered a replay from `from` with a log that ends at `head`, below what this
+ * follower had applied when it asked: the upstream was rebuilt or replaced. Applying its new
+ * entries would skip or mix them: stop, say so, and wait for an operator. Only a replay reply
+ * to the latest request can tell (a heartbeat may be older than entries fetched by replay). */
+static void s_check_head(struct wh_follower *f, uint64_t from, uint64_t head)
+{
+    if (from == 0 || head + 1 >= from || f->stopped[0]) return;
+    snprintf(f->stopped, sizeof f->stopped,
+             "%s's log ends at %llu but this service applied it up to %llu: %s was rebuilt or "
+             "replaced behind this service; restore %s's data, or rebuild this service from it",
+             f->name, (unsigned long long)head, (unsigned long long)(from - 1), f->name, f->name);
+    wh_log_error("following %s STOPPED: %s", f->name, f->stopped);
 }
 
 static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
@@ -42,6 +58,8 @@ static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
         return;
     }
     if (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT) {
+        /* a head below the cursor: stale, or the upstream diverged; a replay tells which */
+        if (env->heartbeat->head < f->cursor) f->want_replay = 1;
         if (env->heartbeat->head > f->upstream_head) f->upstream_head = env->heartbeat->head;
         if (f->upstream_head > f->cursor) f->want_replay = 1;
     } else {
@@ -62,9 +80,11 @@ static void s_on_replay(void *arg, wh_sock_t *sock, const struct wh_frames *m)
         wh_log_warn("dropped an undecodable replay reply from %s", f->name);
         return;
     }
-    f->replay_sent_ms = 0;
+    int latest = r->request_id == f->replay_id && f->replay_sent_ms != 0;
+    if (latest) f->replay_sent_ms = 0;
     if (r->body_case == WHISTLE__V1__REPLY__BODY_REPLAY) {
         Whistle__V1__ReplayReply *rr = r->replay;
+        if (latest) s_check_head(f, f->replay_from, rr->head);
         if (rr->head > f->upstream_head) f->upstream_head = rr->head;
         for (size_t i = 0; i < rr->n_entries; i++)
             if (s_apply(f, rr->entries[i]) < 0) break;
@@ -77,11 +97,13 @@ static void s_on_replay(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 
 static void s_send_replay(struct wh_follower *f)
 {
+    if (f->stopped[0] || wh__service_backing_off(f->svc, wh_mono_ms())) return; /* tick retries */
     Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
     Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
     rp.topic = f->topic;
     rp.from_seq = f->cursor + 1;
     rp.max = WH_REPLAY_BATCH;
+    req.request_id = ++f->replay_id;
     req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
     req.replay = &rp;
     size_t len;
@@ -91,6 +113,7 @@ static void s_send_replay(struct wh_follower *f)
     /* ZMQ_IMMEDIATE: fails while the upstream is down; the tick asks again */
     if (wh_sock_sendv(f->req, 1, d, &len) == 0) {
         f->replay_sent_ms = wh_mono_ms();
+        f->replay_from = rp.from_seq;
         f->want_replay = 0;
         wh_log_debug("asked %s for replay from %llu", f->name, (unsigned long long)rp.from_seq);
     }
@@ -186,12 +209,20 @@ fail:
     return WH_EBUS;
 }
 
+int wh_service_apply(wh_service_t *svc, const char *upstream, const Whistle__V1__Envelope *env)
+{
+    for (size_t i = 0; i < svc->n_followers; i++)
+        if (strcmp(svc->followers[i]->name, upstream) == 0) return s_apply(svc->followers[i], env);
+    return WH_ENOTFOUND;
+}
+
 int wh_service_caught_up(const wh_service_t *svc, const char *upstream)
 {
     for (size_t i = 0; i < svc->n_followers; i++) {
         const struct wh_follower *f = svc->followers[i];
         if (strcmp(f->name, upstream) == 0)
-            return f->replay_sent_ms == 0 && !f->want_replay && f->cursor >= f->upstream_head;
+            return !f->stopped[0] && f->replay_sent_ms == 0 && !f->want_replay &&
+                   f->cursor >= f->upstream_head;
     }
     return 0;
 }

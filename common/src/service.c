@@ -10,10 +10,17 @@
 #include "whistle/options.h"
 #include "whistle/wlog.h"
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
+                         Whistle__V1__Reply *reply, int kind);
 
 /* ---- the after-commit queue ------------------------------------------------------------ */
 
@@ -26,7 +33,13 @@ static void s_commit_soon(wh_service_t *svc)
     if (!uv_is_active((uv_handle_t *)&svc->pending)) uv_idle_start(&svc->pending, s_on_pending);
 }
 
-void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **frames,
+static void s_out_free(struct wh_out *o)
+{
+    for (size_t k = 0; k < o->n; k++) free(o->frame[k]);
+    o->n = 0;
+}
+
+void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, uint8_t **frames,
                        const size_t *lens)
 {
     s_commit_soon(svc);
@@ -35,8 +48,7 @@ void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **f
         struct wh_out *o = realloc(svc->out, cap * sizeof *o);
         if (!o) {
             for (size_t i = 0; i < n; i++) free(frames[i]);
-            wh_log_error("out of memory queueing a message; the batch will not be answered");
-            wh_store_fail(svc->store);
+            wh_store_fail(svc->store); /* an answer that cannot be queued: nothing is kept */
             return;
         }
         svc->out = o;
@@ -44,27 +56,143 @@ void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **f
     }
     struct wh_out *o = &svc->out[svc->n_out++];
     o->sock = sock;
+    o->kind = kind;
     o->n = n;
     for (size_t i = 0; i < n; i++) {
         o->frame[i] = frames[i];
         o->len[i] = lens[i];
+        svc->out_bytes += lens[i];
     }
+    /* the batch holds enough: stop reading requests until it is committed */
+    if (svc->out_bytes > WH_BATCH_BYTES) wh_sock_yield(svc->api);
 }
 
+/* ---- what one ROUTER peer has queued and unread (WH_PEER_QUEUE_BYTES) -------------------- */
+
+struct s_sent {
+    struct wh_peerq *q;
+    size_t len;
+};
+
+static size_t s_hash(const uint8_t *id, size_t n)
+{
+    size_t h = 5381;
+    for (size_t i = 0; i < n; i++) h = h * 33 + id[i];
+    return h % (sizeof((wh_service_t *)0)->peerq / sizeof(struct wh_peerq *));
+}
+
+static struct wh_peerq *s_peerq(wh_service_t *svc, const uint8_t *id, size_t n, int create)
+{
+    struct wh_peerq **slot = &svc->peerq[s_hash(id, n)];
+    for (struct wh_peerq *q = *slot; q; q = q->next)
+        if (q->id_len == n && memcmp(q->id, id, n) == 0) return q;
+    if (!create || n > sizeof((struct wh_peerq *)0)->id) return NULL;
+    struct wh_peerq *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    memcpy(q->id, id, n);
+    q->id_len = n;
+    atomic_init(&q->bytes, 0);
+    q->next = *slot;
+    *slot = q;
+    svc->n_peerq++;
+    return q;
+}
+
+/* ZeroMQ is done with a reply (written or dropped, e.g. when its peer left): runs on ZeroMQ's
+ * I/O thread, so it touches nothing but the frame and the peer's atomic count. */
+static void s_sent_free(void *data, void *hint)
+{
+    struct s_sent *s = hint;
+    atomic_fetch_sub(&s->q->bytes, s->len);
+    free(s);
+    free(data);
+}
+
+/* Forgets peers with nothing queued (their replies all written, or dropped when they left),
+ * and gives the heap back to the system after a large release. */
+static void s_peerq_sweep(wh_service_t *svc)
+{
+    size_t freed = 0;
+    for (size_t i = 0; i < sizeof svc->peerq / sizeof svc->peerq[0]; i++) {
+        struct wh_peerq **pp = &svc->peerq[i];
+        while (*pp) {
+            struct wh_peerq *q = *pp;
+            if (atomic_load(&q->bytes) == 0) {
+                if (q->warned) svc->released_bytes++;
+                *pp = q->next;
+                free(q);
+                svc->n_peerq--;
+                freed++;
+            } else {
+                pp = &q->next;
+            }
+        }
+    }
+#ifdef __GLIBC__
+    /* a peer that overflowed has gone or read its replies: give its megabytes back */
+    if (freed && svc->released_bytes) malloc_trim(0);
+#endif
+    svc->released_bytes = 0;
+}
+
+/* 1 when the peer `id` may be sent `len` more bytes of replies. */
+static int s_peer_has_room(wh_service_t *svc, const uint8_t *id, size_t n, size_t len)
+{
+    struct wh_peerq *q = s_peerq(svc, id, n, 0);
+    return !q || atomic_load(&q->bytes) + len <= WH_PEER_QUEUE_BYTES;
+}
+
+/* Sends a reply (routing id, [delimiter,] body) handing the body to ZeroMQ without a copy;
+ * the peer's queued bytes are counted until ZeroMQ lets go of it. Takes the frames. */
+static int s_send_reply(wh_service_t *svc, struct wh_out *o)
+{
+    size_t body = o->n - 1;
+    struct wh_peerq *q = s_peerq(svc, o->frame[0], o->len[0], 1);
+    struct s_sent *sent = q ? malloc(sizeof *sent) : NULL;
+    if (!sent) {
+        const void *d[3];
+        for (size_t k = 0; k < o->n; k++) d[k] = o->frame[k] ? (void *)o->frame[k] : "";
+        int rc = wh_sock_sendv(o->sock, o->n, d, o->len);
+        s_out_free(o);
+        return rc;
+    }
+    sent->q = q;
+    sent->len = o->len[body];
+    atomic_fetch_add(&q->bytes, sent->len);
+    zmq_msg_t msg;
+    zmq_msg_init_data(&msg, o->frame[body] ? (void *)o->frame[body] : malloc(1), o->len[body],
+                      s_sent_free, sent);
+    o->frame[body] = NULL;
+    const void *d[2];
+    for (size_t k = 0; k < body; k++) d[k] = o->frame[k] ? (void *)o->frame[k] : "";
+    int rc = wh_sock_sendv_msg(o->sock, body, d, o->len, &msg);
+    s_out_free(o);
+    return rc;
+}
+
+/* After the commit: sends what the batch decided (send = 1), or, when it failed, only what
+ * does not depend on it (Ping, "storage failed" answers). */
 static void s_flush(wh_service_t *svc, int send)
 {
     for (size_t i = 0; i < svc->n_out; i++) {
         struct wh_out *o = &svc->out[i];
-        if (send) {
+        if (!send && o->kind != WH_OUT_FIXED) {
+            s_out_free(o);
+            continue;
+        }
+        int rc = o->sock == svc->api ? s_send_reply(svc, o) : 0;
+        if (o->sock != svc->api) {
             const void *d[3];
             for (size_t k = 0; k < o->n; k++) d[k] = o->frame[k] ? (void *)o->frame[k] : "";
-            if (wh_sock_sendv(o->sock, o->n, d, o->len) != 0)
-                wh_log_warn("send on %s dropped: %s", wh_sock_endpoint(o->sock),
-                            zmq_strerror(zmq_errno()));
+            rc = wh_sock_sendv(o->sock, o->n, d, o->len);
+            s_out_free(o);
         }
-        for (size_t k = 0; k < o->n; k++) free(o->frame[k]);
+        if (rc != 0)
+            wh_log_warn("send on %s dropped: %s", wh_sock_endpoint(o->sock),
+                        zmq_strerror(zmq_errno()));
     }
     svc->n_out = 0;
+    svc->out_bytes = 0;
 }
 
 static uint8_t *s_dup(const void *p, size_t n)
@@ -74,7 +202,130 @@ static uint8_t *s_dup(const void *p, size_t n)
     return d;
 }
 
+/* ---- steps: one input, all or nothing --------------------------------------------------- */
+
+MDB_txn *wh__service_step_begin(wh_service_t *svc)
+{
+    s_commit_soon(svc);
+    MDB_txn *txn = wh_store_step_begin(svc->store);
+    svc->step_mark = svc->n_out;
+    svc->step_answers = 0;
+    svc->step_head = svc->batch_head;
+    return txn;
+}
+
+int wh__service_step_end(wh_service_t *svc, int rc)
+{
+    if (rc == 0) {
+        int merged = wh_store_step_end(svc->store, 1);
+        return merged;
+    }
+    wh_store_step_end(svc->store, 0);
+    if (wh_error_is_storage(rc)) {
+        wh_store_fail(svc->store);
+        return rc;
+    }
+    /* a decision about this input: undo what it queued, but keep its refusal */
+    size_t keep = svc->step_mark;
+    for (size_t i = svc->step_mark; i < svc->n_out; i++) {
+        struct wh_out *o = &svc->out[i];
+        if (o->kind == WH_OUT_REFUSAL) {
+            svc->out[keep++] = *o;
+        } else {
+            for (size_t k = 0; k < o->n; k++) svc->out_bytes -= o->len[k];
+            s_out_free(o);
+        }
+    }
+    svc->n_out = keep;
+    svc->batch_head = svc->step_head;
+    return rc;
+}
+
+int wh__service_backing_off(const wh_service_t *svc, int64_t now)
+{
+    return svc->retry_at_ms && now < svc->retry_at_ms;
+}
+
 /* ---- group commit ---------------------------------------------------------------------- */
+
+/* Answers every request of a failed batch: nothing of it was kept, the client may retry. */
+static void s_answer_failed(wh_service_t *svc, const char *cause)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
+             cause[0] ? cause : "unknown cause");
+    for (size_t i = 0; i < svc->n_peers; i++) {
+        struct wh_peer peer;
+        memset(&peer, 0, sizeof peer);
+        memcpy(peer.id, svc->peers[i].id, svc->peers[i].id_len);
+        peer.id_len = svc->peers[i].id_len;
+        peer.delimiter = svc->peers[i].delimiter;
+        peer.request_id = svc->peers[i].request_id;
+        svc->in_request = 0;
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+        err.code = WH_ESTORE;
+        err.field = "";
+        err.message = msg;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
+        reply.error = &err;
+        s_reply_kind(svc, &peer, &reply, WH_OUT_FIXED);
+    }
+}
+
+static void s_on_retry(uv_timer_t *h);
+
+/* A failed batch: logged once per cause with counts, retried with a growing pause. */
+static void s_failed(wh_service_t *svc, int rc)
+{
+    int64_t now = wh_mono_ms();
+    const char *cause = wh_store_cause(svc->store);
+    if (!cause[0]) cause = wh_strerror(rc);
+    svc->failed_batches++;
+    svc->retry_ms = svc->retry_ms ? svc->retry_ms * 2 : WH_RETRY_MIN_MS;
+    if (svc->retry_ms > WH_RETRY_MAX_MS) svc->retry_ms = WH_RETRY_MAX_MS;
+    svc->retry_at_ms = now + svc->retry_ms;
+    uv_timer_start(&svc->retry, s_on_retry, (uint64_t)svc->retry_ms, 0);
+    if (strcmp(cause, svc->fail_cause) != 0) {
+        if (svc->fail_cause[0] && svc->fail_run > 1)
+            wh_log_error("storage: %llu failed batch(es) for '%s' before this one",
+                         (unsigned long long)svc->fail_run, svc->fail_cause);
+        snprintf(svc->fail_cause, sizeof svc->fail_cause, "%s", cause);
+        svc->fail_run = 1;
+        svc->fail_since_ms = svc->fail_logged_ms = now;
+        wh_log_error("storage failure: %s; the batch (%zu request(s)) is not kept: requests are "
+                     "answered ESTORE, upstream entries retried (every %lld ms at most)",
+                     cause, svc->n_peers, (long long)WH_RETRY_MAX_MS);
+    } else {
+        svc->fail_run++;
+        if (now - svc->fail_logged_ms >= WH_FAIL_LOG_MS) {
+            svc->fail_logged_ms = now;
+            wh_log_error("storage still failing: %s (%llu failed batches in %lld s)", cause,
+                         (unsigned long long)svc->fail_run,
+                         (long long)((now - svc->fail_since_ms) / 1000));
+        }
+    }
+}
+
+static void s_on_retry(uv_timer_t *h)
+{
+    wh_service_t *svc = h->data;
+    int64_t now = wh_mono_ms();
+    for (size_t i = 0; i < svc->n_followers; i++) wh__follower_tick(svc->followers[i], now);
+}
+
+static void s_recovered(wh_service_t *svc)
+{
+    if (svc->fail_cause[0])
+        wh_log_info("storage works again after %llu failed batch(es) in %lld s (%s)",
+                    (unsigned long long)svc->fail_run,
+                    (long long)((wh_mono_ms() - svc->fail_since_ms) / 1000), svc->fail_cause);
+    svc->fail_cause[0] = 0;
+    svc->fail_run = 0;
+    svc->retry_ms = 0;
+    svc->retry_at_ms = 0;
+    wh_store_clear_cause(svc->store);
+}
 
 static void s_commit(wh_service_t *svc)
 {
@@ -88,13 +339,15 @@ static void s_commit(wh_service_t *svc)
     if (rc == 0) {
         svc->head = svc->batch_head;
         s_flush(svc, 1);
+        if (had_batch) s_recovered(svc);
         if (had_batch && svc->cfg.after_commit) svc->cfg.after_commit(svc->cfg.arg, svc);
     } else {
-        wh_log_error("batch of %zu message(s) not committed (%s): nothing of it is acknowledged",
-                     svc->n_out, wh_strerror(rc));
+        s_failed(svc, rc);
         svc->batch_head = svc->head;
+        s_answer_failed(svc, svc->fail_cause);
         s_flush(svc, 0);
     }
+    svc->n_peers = 0;
     for (size_t i = 0; i < svc->n_followers; i++)
         wh__follower_after_commit(svc->followers[i], rc == 0);
 }
@@ -103,7 +356,8 @@ static void s_on_check(uv_check_t *h) { s_commit(h->data); }
 
 /* ---- requests -------------------------------------------------------------------------- */
 
-void wh_service_reply(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
+static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
+                         Whistle__V1__Reply *reply, int kind)
 {
     reply->request_id = peer->request_id;
     uint8_t *frames[3];
@@ -118,9 +372,17 @@ void wh_service_reply(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1
     n++;
     if (!frames[0] || !frames[n - 1]) {
         for (size_t i = 0; i < n; i++) free(frames[i]);
+        wh_store_fail(svc->store); /* an answer that cannot be made: nothing is kept */
         return;
     }
-    wh__service_queue(svc, svc->api, n, frames, lens);
+    wh__service_queue(svc, svc->api, kind, n, frames, lens);
+}
+
+void wh_service_reply(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
+{
+    int refusal = reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR;
+    if (svc->in_request) svc->step_answers++;
+    s_reply_kind(svc, peer, reply, refusal ? WH_OUT_REFUSAL : WH_OUT_REPLY);
 }
 
 void wh_service_error(wh_service_t *svc, const struct wh_peer *peer, int code,
@@ -128,9 +390,22 @@ void wh_service_error(wh_service_t *svc, const struct wh_peer *peer, int code,
 {
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+    /* field and message may echo a peer's bytes: what is not valid UTF-8 becomes U+FFFD, or
+     * the peer's protobuf (Google's refuses invalid strings) could not read the answer */
+    char f[128], m[1024];
+    if (!field) field = "";
+    if (!message) message = wh_strerror(code);
+    if (!wh_utf8_valid(field, strlen(field))) {
+        wh_utf8_sanitize(f, sizeof f, field);
+        field = f;
+    }
+    if (!wh_utf8_valid(message, strlen(message))) {
+        wh_utf8_sanitize(m, sizeof m, message);
+        message = m;
+    }
     err.code = code;
-    err.field = (char *)(field ? field : "");
-    err.message = (char *)(message ? message : wh_strerror(code));
+    err.field = (char *)field;
+    err.message = (char *)message;
     err.state = state;
     reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
     reply.error = &err;
@@ -151,13 +426,25 @@ static void s_ping(wh_service_t *svc, const struct wh_peer *peer)
         cur[i].upstream = svc->followers[i]->name;
         cur[i].seq = svc->followers[i]->committed;
         cur[i].upstream_head = svc->followers[i]->upstream_head;
+        cur[i].not_applied = svc->followers[i]->not_applied;
+        cur[i].stopped = svc->followers[i]->stopped;
         curp[i] = &cur[i];
     }
     pong.n_cursors = svc->n_followers;
     pong.cursors = curp;
+    char condition[320];
+    pong.failed_batches = svc->failed_batches;
+    if (svc->fail_cause[0]) {
+        snprintf(condition, sizeof condition,
+                 "storage: %s (%llu failed batch(es) in %lld s); requests are answered ESTORE "
+                 "and work resumes by itself when storage does",
+                 svc->fail_cause, (unsigned long long)svc->fail_run,
+                 (long long)((wh_mono_ms() - svc->fail_since_ms) / 1000));
+        pong.condition = condition;
+    }
     reply.body_case = WHISTLE__V1__REPLY__BODY_PONG;
     reply.pong = &pong;
-    wh_service_reply(svc, peer, &reply);
+    s_reply_kind(svc, peer, &reply, WH_OUT_FIXED); /* Ping answers even when storage fails */
 }
 
 struct s_replay_acc {
@@ -174,14 +461,14 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
     return 0;
 }
 
-static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+static int s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
                      const Whistle__V1__Replay *rq)
 {
     const char *topic = rq->topic && rq->topic[0] ? rq->topic : svc->stream;
     struct wh_field_error fe;
     if (wh_check_string(&fe, "replay.topic", topic, WH_STREAM_MAX, 1)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     if (!wh_service_may_read(svc, &peer->who, topic)) {
         char msg[200];
@@ -189,14 +476,11 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
                  peer->who.code, topic);
         wh_log_warn("replay refused: %s", msg);
         wh_service_error(svc, peer, WH_EFORBIDDEN, "replay.topic", msg, 0);
-        return;
+        return 0;
     }
     uint64_t head, oldest;
     int rc = wh_eventlog_head(svc->store, txn, topic, &head, &oldest);
-    if (rc) {
-        wh_service_error(svc, peer, rc, "", "cannot read the log", 0);
-        return;
-    }
+    if (rc) return rc; /* a storage failure: the batch fails, the request is answered ESTORE */
     uint64_t from = rq->from_seq ? rq->from_seq : 1;
     if (oldest && from < oldest) {
         /* trimmed by retention: say so, and where the topic starts now */
@@ -212,7 +496,7 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
         reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
         reply.error = &err;
         wh_service_reply(svc, peer, &reply);
-        return;
+        return 0;
     }
     uint32_t max = rq->max && rq->max < WH_REPLAY_BATCH ? rq->max : WH_REPLAY_BATCH;
     Whistle__V1__Envelope *items[WH_REPLAY_BATCH];
@@ -234,6 +518,102 @@ static void s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer
     reply.replay = &rr;
     wh_service_reply(svc, peer, &reply);
     for (size_t i = 0; i < acc.n; i++) whistle__v1__envelope__free_unpacked(items[i], NULL);
+    return 0;
+}
+
+/* Remembers a request answered from the batch, to answer it ESTORE if the batch fails. */
+static void s_batch_peer(wh_service_t *svc, const struct wh_peer *peer)
+{
+    if (svc->n_peers == svc->cap_peers) {
+        size_t cap = svc->cap_peers ? svc->cap_peers * 2 : 64;
+        struct wh_batch_peer *p = realloc(svc->peers, cap * sizeof *p);
+        if (!p) {
+            wh_store_fail(svc->store);
+            return;
+        }
+        svc->peers = p;
+        svc->cap_peers = cap;
+    }
+    struct wh_batch_peer *p = &svc->peers[svc->n_peers++];
+    memcpy(p->id, peer->id, peer->id_len);
+    p->id_len = peer->id_len;
+    p->delimiter = peer->delimiter;
+    p->request_id = peer->request_id;
+}
+
+/* Answers a request on its own, outside the batch (Ping, refusals before any work). */
+static void s_error_now(wh_service_t *svc, const struct wh_peer *peer, int code,
+                        const char *field, const char *message)
+{
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+    err.code = code;
+    err.field = (char *)field;
+    err.message = (char *)message;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
+    reply.error = &err;
+    s_reply_kind(svc, peer, &reply, WH_OUT_FIXED);
+}
+
+/* Runs one request as a step of the batch: answered exactly once, or the batch fails (and the
+ * request is then answered ESTORE). */
+static void s_request(wh_service_t *svc, const struct wh_peer *peer,
+                      const Whistle__V1__Request *req)
+{
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_PING) {
+        s_ping(svc, peer);
+        return;
+    }
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY__NOT_SET) {
+        s_error_now(svc, peer, WH_EFIELD, "request.body", "request has no body");
+        return;
+    }
+    if (req->body_case != WHISTLE__V1__REQUEST__BODY_REPLAY && !svc->cfg.on_request) {
+        s_error_now(svc, peer, WH_EUNSUPPORTED, "request.body",
+                    "this request is not served by this service");
+        return;
+    }
+    if (!s_peer_has_room(svc, peer->id, peer->id_len, 1)) {
+        struct wh_peerq *q = s_peerq(svc, peer->id, peer->id_len, 0);
+        if (q && !q->warned) {
+            q->warned = 1;
+            wh_log_warn("a peer has %zu bytes of replies unread; its requests are answered "
+                        "EBUSY until it reads them", atomic_load(&q->bytes));
+        }
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "%zu bytes of replies to you are unread (at most %u): read them, then ask again",
+                 q ? atomic_load(&q->bytes) : (size_t)0, WH_PEER_QUEUE_BYTES);
+        s_error_now(svc, peer, WH_EBUSY, "request", msg);
+        return;
+    }
+    MDB_txn *txn = wh__service_step_begin(svc);
+    if (!txn) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
+                 wh_store_cause(svc->store)[0] ? wh_store_cause(svc->store) : "cannot begin");
+        s_error_now(svc, peer, WH_ESTORE, "", msg);
+        return;
+    }
+    s_batch_peer(svc, peer);
+    svc->in_request = 1;
+    int rc = req->body_case == WHISTLE__V1__REQUEST__BODY_REPLAY
+                 ? s_replay(svc, txn, peer, req->replay)
+                 : svc->cfg.on_request(svc->cfg.arg, svc, txn, peer, req);
+    svc->in_request = 0;
+    if (rc == 0 && svc->step_answers != 1) {
+        /* a handler bug: never leave a client waiting, never keep what it half did */
+        wh_log_error("request %llu (body %d) answered %d times: %s", (unsigned long long)
+                     peer->request_id, (int)req->body_case, svc->step_answers,
+                     svc->step_answers ? "extra answers sent" : "its work is undone");
+        if (svc->step_answers == 0) rc = WH_EINTERNAL;
+    }
+    int answered = svc->step_answers > 0;
+    rc = wh__service_step_end(svc, rc);
+    if (rc && !wh_error_is_storage(rc) && !answered) {
+        svc->in_request = 0;
+        wh_service_error(svc, peer, rc, "request", wh_strerror(rc), 0);
+    }
 }
 
 static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
@@ -252,12 +632,12 @@ static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     }
     if (svc->auth && (wh_identity_parse(m->user_id, &peer.who) || !peer.who.kind)) {
         /* cannot happen with the ZAP handler in place; refuse rather than trust */
-        wh_service_error(svc, &peer, WH_EFORBIDDEN, "request", "this peer has no identity", 0);
+        s_error_now(svc, &peer, WH_EFORBIDDEN, "request", "this peer has no identity");
         return;
     }
     if (m->truncated || m->n != body + 1) {
-        wh_service_error(svc, &peer, WH_EMALFORMED, "request",
-                         "a request is one frame (after the routing frames)", 0);
+        s_error_now(svc, &peer, WH_EMALFORMED, "request",
+                    "a request is one frame (after the routing frames)");
         return;
     }
     if (m->len[body] > WH_MAX_REQUEST_BYTES) {
@@ -265,38 +645,25 @@ static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
         snprintf(msg, sizeof msg, "request is %zu bytes, at most %d allowed", m->len[body],
                  WH_MAX_REQUEST_BYTES);
         wh_log_warn("refused: %s", msg);
-        wh_service_error(svc, &peer, WH_ETOOBIG, "request", msg, 0);
+        s_error_now(svc, &peer, WH_ETOOBIG, "request", msg);
         return;
     }
-    Whistle__V1__Request *req = wh_request_unpack(m->data[body], m->len[body]);
+    wh_service_handle(svc, &peer, m->data[body], m->len[body]);
+}
+
+void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void *frame,
+                       size_t len)
+{
+    Whistle__V1__Request *req = wh_request_unpack(frame, len);
     if (!req) {
-        wh_log_warn("refused a request of %zu bytes that is not a whistle.v1.Request",
-                    m->len[body]);
-        wh_service_error(svc, &peer, WH_EMALFORMED, "request",
-                         "cannot decode a whistle.v1.Request (truncated or not protobuf)", 0);
+        wh_log_warn("refused a request of %zu bytes that is not a whistle.v1.Request", len);
+        s_error_now(svc, peer, WH_EMALFORMED, "request",
+                    "cannot decode a whistle.v1.Request (truncated or not protobuf)");
         return;
     }
-    peer.request_id = req->request_id;
-    MDB_txn *txn;
-    switch (req->body_case) {
-    case WHISTLE__V1__REQUEST__BODY_PING:
-        s_ping(svc, &peer);
-        break;
-    case WHISTLE__V1__REQUEST__BODY_REPLAY:
-        if ((txn = wh_service_txn(svc))) s_replay(svc, txn, &peer, req->replay);
-        break;
-    case WHISTLE__V1__REQUEST__BODY__NOT_SET:
-        wh_service_error(svc, &peer, WH_EFIELD, "request.body", "request has no body", 0);
-        break;
-    default:
-        if (!svc->cfg.on_request) {
-            wh_service_error(svc, &peer, WH_EUNSUPPORTED, "request.body",
-                             "this request is not served by this service", 0);
-        } else if ((txn = wh_service_txn(svc))) {
-            svc->cfg.on_request(svc->cfg.arg, svc, txn, &peer, req);
-        }
-        break;
-    }
+    struct wh_peer p = *peer;
+    p.request_id = req->request_id;
+    s_request(svc, &p, req);
     whistle__v1__request__free_unpacked(req, NULL);
 }
 
@@ -319,7 +686,7 @@ int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
         free(packed);
         return WH_ENOMEM;
     }
-    wh__service_queue(svc, svc->events, 2, frames, lens);
+    wh__service_queue(svc, svc->events, WH_OUT_EVENT, 2, frames, lens);
     if (seq_out) *seq_out = seq;
     env->event_id = NULL; /* idbuf is ours */
     return 0;
@@ -331,6 +698,7 @@ static void s_on_tick(uv_timer_t *h)
 {
     wh_service_t *svc = h->data;
     wh__heartbeat_tick(svc);
+    s_peerq_sweep(svc);
     int64_t now = wh_mono_ms();
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_tick(svc->followers[i], now);
 }
@@ -352,6 +720,29 @@ int wh_service_may_read(const wh_service_t *svc, const struct wh_identity *who,
     if (!svc->auth || wh_identity_trusted(who)) return 1;
     if (!who->kind || !svc->cfg.may_read) return 0;
     return svc->cfg.may_read(svc->cfg.arg, who, topic);
+}
+
+/* The allowlist lost a key or changed one's identity (auth.c). Open connections keep the
+ * User-Id their handshake gave them, and ZeroMQ cannot drop one peer of a ROUTER or XPUB; but
+ * zmq_unbind ends every session accepted through that endpoint (libzmq 4.3). So both endpoints
+ * are unbound and bound again: every peer reconnects (a SUB re-sends its subscriptions) and
+ * meets the ZAP handler with the new list; a removed key gets nothing more. A reply still
+ * queued for a peer at that instant is lost with its session: the client asks again. */
+static void s_on_revoke(void *arg)
+{
+    wh_service_t *svc = arg;
+    wh_sock_t *socks[2] = {svc->api, svc->events};
+    for (int i = 0; i < 2; i++) {
+        char ep[256];
+        snprintf(ep, sizeof ep, "%s", wh_sock_endpoint(socks[i]));
+        if (zmq_unbind(wh_sock_zmq(socks[i]), ep) != 0)
+            wh_log_error("allowlist: cannot unbind %s to cut removed keys: %s", ep,
+                         zmq_strerror(zmq_errno()));
+        else if (wh_sock_bind(socks[i], ep) != 0)
+            wh_log_error("allowlist: %s not bound again after cutting removed keys", ep);
+    }
+    wh_log_warn("allowlist: a key was removed or changed: every connection cut, to be vetted "
+                "again");
 }
 
 /* With keys on the XPUB is in ZMQ_XPUB_MANUAL mode: a subscription takes effect only when it
@@ -450,10 +841,16 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     }
     int hwm = WH_EVENTS_HWM, ev_hwm = cfg->events_hwm > 0 ? cfg->events_hwm : WH_EVENTS_HWM;
     zmq_setsockopt(wh_sock_zmq(svc->events), ZMQ_SNDHWM, &ev_hwm, sizeof ev_hwm);
+    hwm = WH_API_HWM;
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* a peer gone silent (a partition, a host gone) is cut after a few heartbeats (link.c) */
+    if (wh_link_watch(wh_sock_zmq(svc->api), cfg->heartbeat_ms) ||
+        wh_link_watch(wh_sock_zmq(svc->events), cfg->heartbeat_ms))
+        goto fail;
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
         goto fail;
+    if (svc->auth) wh_auth_on_revoke(svc->auth, s_on_revoke, svc);
 
     uv_idle_init(&svc->loop, &svc->pending);
     uv_check_init(&svc->loop, &svc->commit);
@@ -464,6 +861,8 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     int hb = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
     uv_timer_start(&svc->tick, s_on_tick, (uint64_t)hb, (uint64_t)hb);
     uv_timer_init(&svc->loop, &svc->wake);
+    uv_timer_init(&svc->loop, &svc->retry);
+    svc->retry.data = svc;
     uv_signal_init(&svc->loop, &svc->sigterm);
     uv_signal_init(&svc->loop, &svc->sigint);
     svc->sigterm.data = svc->sigint.data = svc;
@@ -504,14 +903,18 @@ void wh_service_destroy(wh_service_t **self_p)
     uv_close((uv_handle_t *)&svc->pending, s_noop_close);
     uv_close((uv_handle_t *)&svc->tick, s_noop_close);
     uv_close((uv_handle_t *)&svc->wake, s_noop_close);
+    uv_close((uv_handle_t *)&svc->retry, s_noop_close);
     uv_close((uv_handle_t *)&svc->sigterm, s_noop_close);
     uv_close((uv_handle_t *)&svc->sigint, s_noop_close);
     uv_run(&svc->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&svc->loop) != 0) wh_log_error("loop closed with handles still open");
     wh_store_close(&svc->store);
-    zmq_ctx_term(svc->zctx);
+    zmq_ctx_term(svc->zctx); /* every queued reply has been freed now */
+    svc->released_bytes = 0;
+    s_peerq_sweep(svc);
     wh__heartbeat_free(svc);
     free(svc->out);
+    free(svc->peers);
     free(svc);
 }
 
@@ -537,6 +940,8 @@ void wh_service_stop(wh_service_t *svc)
     svc->stopping = 1;
     uv_stop(&svc->loop);
 }
+
+void wh_service_commit(wh_service_t *svc) { s_commit(svc); }
 
 MDB_txn *wh_service_txn(wh_service_t *svc)
 {

@@ -2,6 +2,7 @@
 #ifndef WHISTLE_SERVICE_INT_H
 #define WHISTLE_SERVICE_INT_H
 #include "whistle/service.h"
+#include "whistle/link.h"
 
 #define WH_MAX_FOLLOWERS 4
 #define WH_REPLAY_BATCH 512
@@ -9,8 +10,24 @@
 #define WH_REPLAY_TIMEOUT_MS 3000
 /* Topics subscribed by name that get a heartbeat of their own; more are served, unannounced. */
 #define WH_MAX_SUB_TOPICS 4096
-/* The XPUB's default send high-water mark, per subscriber, in messages. */
-#define WH_EVENTS_HWM 100000
+/* The XPUB's default send high-water mark, per subscriber, in messages: what a stalled
+ * subscriber can hold of the service's memory (10,000 x a typical 0.6 KiB envelope ~ 6 MiB;
+ * it catches up by replay). */
+#define WH_EVENTS_HWM 10000
+/* The ROUTER's high-water marks, per peer, in messages. */
+#define WH_API_HWM 10000
+/* Bytes of replies one peer may have queued and unread; past it a request is answered EBUSY
+ * (a small error) instead. Counted exactly: each reply is handed to ZeroMQ without a copy and
+ * its free callback, run when ZeroMQ has written or dropped it, gives the bytes back. */
+#define WH_PEER_QUEUE_BYTES (8u * 1024 * 1024)
+/* Bytes of replies and publications one batch may hold before the ROUTER stops reading and the
+ * batch commits. */
+#define WH_BATCH_BYTES (32u * 1024 * 1024)
+/* Retry of a failed batch's upstream work: from this, doubling, to WH_RETRY_MAX_MS. */
+#define WH_RETRY_MIN_MS 100
+#define WH_RETRY_MAX_MS 5000
+/* While storage keeps failing for one cause, a reminder line at most this often. */
+#define WH_FAIL_LOG_MS 60000
 
 /* One upstream log this service applies, exactly once and in order. */
 struct wh_follower {
@@ -26,14 +43,47 @@ struct wh_follower {
     uint64_t upstream_head;   /* highest sequence heard of */
     int64_t replay_sent_ms;   /* monotonic time of the request in flight, 0 = none */
     int want_replay;          /* ask once the batch is committed */
+    uint64_t not_applied;     /* entries recorded as not applicable since start */
+    uint64_t replay_id;       /* request id of the latest replay request */
+    uint64_t replay_from;     /* ... and the sequence it asked from */
+    char stopped[512];        /* "" or why the follower stopped (its upstream diverged) */
+    int64_t heard_ms;         /* monotonic time anything (entry, heartbeat, reply) last came */
+    int silent;               /* silent past wh_link_timeout_ms: replay when heard again */
+};
+
+/* What a queued send depends on. */
+enum wh_out_kind {
+    WH_OUT_EVENT,  /* a publication of the batch: sent only if the batch commits */
+    WH_OUT_REPLY,  /* an answer decided in the batch: sent only if it commits */
+    WH_OUT_REFUSAL,/* a refusal decided in the batch: sent only if it commits (the state it was
+                      decided on may be undone); kept when its own step is undone */
+    WH_OUT_FIXED,  /* independent of the batch (Ping, "storage failed"): always sent */
 };
 
 /* Queued send, done after the batch commits. */
 struct wh_out {
     wh_sock_t *sock;
+    int kind;           /* enum wh_out_kind */
     size_t n;
     uint8_t *frame[3];  /* malloc'd (frame[k] may be NULL with len 0 for an empty frame) */
     size_t len[3];
+};
+
+/* A request answered from the batch: if the batch fails it is answered ESTORE. */
+struct wh_batch_peer {
+    uint8_t id[256];
+    size_t id_len;
+    int delimiter;
+    uint64_t request_id;
+};
+
+/* Bytes of replies queued in ZeroMQ for one ROUTER peer (see WH_PEER_QUEUE_BYTES). */
+struct wh_peerq {
+    uint8_t id[256];
+    size_t id_len;
+    _Atomic size_t bytes;     /* added here, given back by the free callback (I/O thread) */
+    struct wh_peerq *next;
+    int warned;               /* logged once per overflow episode */
 };
 
 struct wh_service {
@@ -51,9 +101,28 @@ struct wh_service {
                                  keeps the poll phase from sleeping before it */
     uv_timer_t tick;          /* heartbeat and replay timeouts */
     uv_timer_t wake;          /* run_once timeout */
+    uv_timer_t retry;         /* after a failed batch: the followers ask again */
     uv_signal_t sigterm, sigint;
     struct wh_out *out;
     size_t n_out, cap_out;
+    size_t out_bytes;         /* bytes queued in this batch (bounded by WH_BATCH_BYTES) */
+    struct wh_batch_peer *peers; /* requests answered from this batch */
+    size_t n_peers, cap_peers;
+    size_t step_mark;         /* n_out when the open step began */
+    int step_answers;         /* answers queued by the open step's request */
+    int in_request;           /* the open step is a request (answers are counted) */
+    uint64_t step_head;       /* batch_head when the open step began */
+    struct wh_peerq *peerq[64]; /* ROUTER peers with replies queued, by hash of their id */
+    size_t n_peerq;
+    size_t released_bytes;    /* given back since the last malloc_trim */
+    /* storage failures: logged once per cause, with counts, and retried with backoff */
+    char fail_cause[160];     /* the cause being reported, "" when healthy */
+    uint64_t failed_batches;  /* since start */
+    uint64_t fail_run;        /* consecutive failed batches for fail_cause */
+    int64_t fail_since_ms;    /* monotonic time of the first of them */
+    int64_t fail_logged_ms;   /* when it was last logged */
+    int64_t retry_ms;         /* current backoff, 0 when healthy */
+    int64_t retry_at_ms;      /* followers ask again no sooner than this */
     struct wh_follower *followers[WH_MAX_FOLLOWERS];
     size_t n_followers;
     char **subs;              /* topics subscribed by name (heartbeat.c), malloc'd */
@@ -78,7 +147,15 @@ void wh__heartbeat_tick(wh_service_t *svc);
 void wh__heartbeat_free(wh_service_t *svc);
 
 /* service.c */
-void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, size_t n, uint8_t **frames,
+void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, uint8_t **frames,
                        const size_t *lens);
+/* Opens a step for one input (a nested transaction of the batch). NULL: storage failure. */
+MDB_txn *wh__service_step_begin(wh_service_t *svc);
+/* Ends the step with the input's result `rc`: 0 keeps it; a storage error fails the batch; any
+ * other code is a decision about the input: its writes and its queued sends are undone (its
+ * refusals kept). Returns `rc`, or the storage error met while merging the step. */
+int wh__service_step_end(wh_service_t *svc, int rc);
+/* 1 while followers and timers must wait before retrying after a failed batch. */
+int wh__service_backing_off(const wh_service_t *svc, int64_t now_mono);
 
 #endif

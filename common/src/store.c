@@ -1,9 +1,13 @@
-/* store.c: the LMDB environment of one service, its tables, the batch write transaction
- * and map growth. LMDB return codes are turned into whistle codes here and nowhere else. */
+/* store.c: the LMDB environment of one service, its tables, the batch write transaction, the
+ * steps inside it (one nested transaction per input, so a decision about one input undoes
+ * exactly its own writes) and map growth. LMDB return codes are turned into whistle codes here
+ * and nowhere else; the cause of a failed batch is kept for the service to report. */
 #include "whistle/store.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,16 +20,32 @@ struct wh_store {
     MDB_dbi dbis[WH_STORE_MAX_TABLES];
     size_t n_tables;
     MDB_txn *batch;    /* the open batch, or NULL */
-    int batch_failed;  /* a put in the batch failed: commit must abort */
+    MDB_txn *step;     /* the open step: a child of the batch, or NULL */
+    int batch_failed;  /* a storage operation in the batch failed: commit must abort */
     int map_full;      /* ... and it failed for MDB_MAP_FULL */
+    int cause_rc;      /* LMDB or errno code of the last storage failure, 0 none */
+    char cause[160];   /* ... as a phrase: "no space left on device" */
+    size_t max_key;    /* mdb_env_get_maxkeysize */
 };
 
+/* Decisions about one input (a key or value LMDB cannot take) are not storage failures. */
 static int s_convert(int rc)
 {
     if (rc == 0) return 0;
     if (rc == MDB_NOTFOUND) return WH_ENOTFOUND;
     if (rc == MDB_MAP_FULL) return WH_EMAPFULL;
+    if (rc == MDB_BAD_VALSIZE) return WH_ETOOBIG;
+    if (rc == ENOMEM) return WH_ENOMEM;
     return WH_ESTORE;
+}
+
+/* Keeps `rc` as the cause of the current failure, as a lower-case phrase. */
+static void s_cause(wh_store_t *self, int rc, const char *what)
+{
+    self->cause_rc = rc;
+    snprintf(self->cause, sizeof self->cause, "%s: %s", what, mdb_strerror(rc));
+    size_t n = strlen(what) + 2;
+    if (self->cause[n]) self->cause[n] = (char)tolower((unsigned char)self->cause[n]);
 }
 
 static void s_add_table(wh_store_t *self, const char *name)
@@ -82,6 +102,7 @@ wh_store_t *wh_store_open(const char *dir, const char *const *tables)
     /* the file may be larger than the default map after earlier growth: adopt its size */
     mdb_env_set_mapsize(self->env, 0);
     s_grow_if_needed(self, 0);
+    self->max_key = (size_t)mdb_env_get_maxkeysize(self->env);
 
     MDB_txn *txn;
     rc = mdb_txn_begin(self->env, NULL, 0, &txn);
@@ -122,11 +143,12 @@ MDB_env *wh_store_env(const wh_store_t *self) { return self->env; }
 
 MDB_txn *wh_store_txn(wh_store_t *self)
 {
+    if (self->step) return self->step;
     if (self->batch) return self->batch;
     s_grow_if_needed(self, 0);
     int rc = mdb_txn_begin(self->env, NULL, 0, &self->batch);
     if (rc != 0) {
-        wh_log_error("store: cannot begin write transaction: %s", mdb_strerror(rc));
+        s_cause(self, rc, "begin");
         self->batch = NULL;
         return NULL;
     }
@@ -137,9 +159,61 @@ MDB_txn *wh_store_txn(wh_store_t *self)
 
 int wh_store_in_batch(const wh_store_t *self) { return self->batch != NULL; }
 
+MDB_txn *wh_store_step_begin(wh_store_t *self)
+{
+    if (self->step) return self->step; /* steps do not nest: the outer one owns it */
+    MDB_txn *batch = wh_store_txn(self);
+    if (!batch) return NULL;
+    int rc = mdb_txn_begin(self->env, batch, 0, &self->step);
+    if (rc != 0) {
+        self->step = NULL;
+        self->batch_failed = 1;
+        s_cause(self, rc, "begin step");
+        return NULL;
+    }
+    return self->step;
+}
+
+int wh_store_step_end(wh_store_t *self, int keep)
+{
+    MDB_txn *step = self->step;
+    if (!step) return 0;
+    self->step = NULL;
+    if (!keep || self->batch_failed) {
+        mdb_txn_abort(step);
+        return 0;
+    }
+    int rc = mdb_txn_commit(step); /* into the batch: nothing is durable before the batch is */
+    if (rc != 0) {
+        self->batch_failed = 1;
+        s_cause(self, rc, "step");
+        return s_convert(rc) == WH_ETOOBIG ? WH_ESTORE : s_convert(rc);
+    }
+    return 0;
+}
+
+int wh_store_in_step(const wh_store_t *self) { return self->step != NULL; }
+
+size_t wh_store_max_key(const wh_store_t *self) { return self->max_key; }
+
+const char *wh_store_cause(const wh_store_t *self) { return self->cause_rc ? self->cause : ""; }
+
+void wh_store_clear_cause(wh_store_t *self)
+{
+    self->cause_rc = 0;
+    self->cause[0] = 0;
+}
+
 int wh_store_commit(wh_store_t *self)
 {
     if (!self->batch) return 0;
+    if (self->step) {
+        mdb_txn_abort(self->step); /* a step left open is a bug: keep nothing of it */
+        self->step = NULL;
+        self->batch_failed = 1;
+        snprintf(self->cause, sizeof self->cause, "a step was left open");
+        self->cause_rc = -1;
+    }
     MDB_txn *txn = self->batch;
     self->batch = NULL;
     if (self->batch_failed) {
@@ -150,38 +224,53 @@ int wh_store_commit(wh_store_t *self)
     }
     int rc = mdb_txn_commit(txn);
     if (rc != 0) {
-        wh_log_error("store: commit failed: %s", mdb_strerror(rc));
+        s_cause(self, rc, "commit");
         if (rc == MDB_MAP_FULL) s_grow_if_needed(self, 1);
-        return s_convert(rc);
+        rc = s_convert(rc);
+        return rc == WH_ETOOBIG ? WH_ESTORE : rc;
     }
     return 0;
 }
 
 void wh_store_fail(wh_store_t *self)
 {
-    if (self->batch) self->batch_failed = 1;
+    if (!self->batch) return;
+    self->batch_failed = 1;
+    if (!self->cause_rc) {
+        self->cause_rc = -1;
+        snprintf(self->cause, sizeof self->cause, "the batch was failed by its caller");
+    }
 }
 
 void wh_store_abort(wh_store_t *self)
 {
+    if (self->step) mdb_txn_abort(self->step);
+    self->step = NULL;
     if (!self->batch) return;
     mdb_txn_abort(self->batch);
     self->batch = NULL;
 }
 
+/* A failed operation: a storage failure fails the batch (and is kept as its cause); a key or
+ * value LMDB cannot take is a decision about the input and fails nothing. Logged by the
+ * service, once per cause, not here per operation. */
 static int s_fail(wh_store_t *self, MDB_txn *txn, int rc, const char *what)
 {
-    if (txn == self->batch) {
+    if (rc == MDB_BAD_VALSIZE) return WH_ETOOBIG;
+    if (txn && (txn == self->batch || txn == self->step)) {
         self->batch_failed = 1;
         if (rc == MDB_MAP_FULL) self->map_full = 1;
+        s_cause(self, rc, what);
+    } else {
+        wh_log_error("store: %s failed: %s", what, mdb_strerror(rc));
     }
-    if (rc != MDB_MAP_FULL) wh_log_error("store: %s failed: %s", what, mdb_strerror(rc));
     return s_convert(rc);
 }
 
 int wh_store_put(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                  const void *val, size_t vlen)
 {
+    if (klen == 0 || klen > self->max_key) return WH_ETOOBIG; /* before LMDB sees it */
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     int rc = mdb_put(txn, dbi, &k, &v, 0);
     return rc ? s_fail(self, txn, rc, "put") : 0;
@@ -190,6 +279,7 @@ int wh_store_put(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, s
 int wh_store_get(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                  MDB_val *out)
 {
+    if (klen == 0 || klen > self->max_key) return WH_ENOTFOUND; /* no such key can exist */
     MDB_val k = {klen, (void *)key};
     int rc = mdb_get(txn, dbi, &k, out);
     if (rc == MDB_NOTFOUND) return WH_ENOTFOUND;
@@ -198,6 +288,7 @@ int wh_store_get(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, s
 
 int wh_store_del(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 {
+    if (klen == 0 || klen > self->max_key) return WH_ENOTFOUND;
     MDB_val k = {klen, (void *)key};
     int rc = mdb_del(txn, dbi, &k, NULL);
     if (rc == MDB_NOTFOUND) return WH_ENOTFOUND;

@@ -32,8 +32,8 @@ static void s_reply_case(wh_service_t *svc, const struct wh_peer *peer, const ch
     wh_service_reply(svc, peer, &reply);
 }
 
-static void s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                     const Whistle__V1__SubmitReport *sr)
+static int s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                    const Whistle__V1__SubmitReport *sr)
 {
     wh_service_t *svc = self->svc;
     wh_store_t *st = wh_service_store(svc);
@@ -41,7 +41,20 @@ static void s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
     if (intake_validate(self->cat, sr, &fe)) {
         wh_log_info("refused a report: %s", fe.message);
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
+    }
+    /* keys on: the report records which key submitted it (its integrator reads it back) */
+    const char *source = sr->report->source;
+    if (peer->who.kind != WH_KIND_NONE && !wh_identity_trusted(&peer->who)) {
+        if (source && source[0] && strcmp(source, peer->who.code) != 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "this key is %s '%s'; report.source may only be '%s'",
+                     wh_kind_name(peer->who.kind), peer->who.code, peer->who.code);
+            wh_log_info("refused a report: %s", msg);
+            wh_service_error(svc, peer, WH_EFORBIDDEN, "report.source", msg, 0);
+            return 0;
+        }
+        source = peer->who.code;
     }
     MDB_dbi keys = wh_store_dbi(st, "keys");
     MDB_val v;
@@ -52,18 +65,19 @@ static void s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
         snprintf(id, sizeof id, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
         wh_log_debug("%s: duplicate of key '%s'", id, sr->idempotency_key);
         s_reply_case(svc, peer, id, 1);
-        return;
+        return 0;
     }
-    if (rc != WH_ENOTFOUND) return; /* the batch fails; the client retries */
+    if (rc != WH_ENOTFOUND) return rc; /* the batch fails; the client retries */
 
     uint64_t head;
-    if (wh_eventlog_head(st, txn, "intake/", &head, NULL)) return;
+    if ((rc = wh_eventlog_head(st, txn, "intake/", &head, NULL))) return rc;
     char case_id[32];
     intake_case_id(case_id, sizeof case_id, head + 1);
 
     Whistle__V1__Report report = *sr->report;
     int64_t now = wh_now_ms();
     if (report.reported_at_ms == 0) report.reported_at_ms = now;
+    report.source = (char *)source;
     Whistle__V1__CaseReported ev = WHISTLE__V1__CASE_REPORTED__INIT;
     ev.case_id = case_id;
     ev.report = &report;
@@ -73,14 +87,16 @@ static void s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
     env.occurred_at_ms = now;
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REPORTED;
     env.case_reported = &ev;
-    if (wh_service_append(svc, txn, NULL, &env, NULL)) return;
-    if (wh_store_put(st, txn, keys, sr->idempotency_key, klen, case_id, strlen(case_id))) return;
+    if ((rc = wh_service_append(svc, txn, NULL, &env, NULL))) return rc;
+    if ((rc = wh_store_put(st, txn, keys, sr->idempotency_key, klen, case_id, strlen(case_id))))
+        return rc;
     wh_log_debug("%s: reported in grid %s, matter %s", case_id, report.grid, report.matter);
     s_reply_case(svc, peer, case_id, 0);
+    return 0;
 }
 
-static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
-                         const Whistle__V1__Request *req)
+static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                        const Whistle__V1__Request *req)
 {
     intake_t *self = arg;
     int kind = peer->who.kind;
@@ -91,11 +107,13 @@ static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struc
         snprintf(msg, sizeof msg, "a %s key may not submit reports (integrator or township keys "
                                   "may)", wh_kind_name(kind));
         wh_service_error(svc, peer, WH_EFORBIDDEN, "submit_report", msg, 0);
-    } else if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT)
-        s_submit(self, txn, peer, req->submit_report);
-    else
-        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
-                         "intake serves SubmitReport, Replay and Ping", 0);
+        return 0;
+    }
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT)
+        return s_submit(self, txn, peer, req->submit_report);
+    wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                     "intake serves SubmitReport, Replay and Ping", 0);
+    return 0;
 }
 
 intake_t *intake_new(const struct wh_options *o, const struct wh_catalog *cat)

@@ -83,19 +83,19 @@ static int s_peer_may_read(void *arg, const struct wh_peer *peer, const char *to
     return wh_service_may_read(self->svc, &peer->who, topic);
 }
 
-static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
-                         const Whistle__V1__Request *req)
+static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                        const Whistle__V1__Request *req)
 {
     notification_t *self = arg;
     switch (req->body_case) {
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD:
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE:
     case WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST:
-        notification_webhooks_request(self->hooks, txn, peer, req, s_peer_may_read, self);
-        break;
+        return notification_webhooks_request(self->hooks, txn, peer, req, s_peer_may_read, self);
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
                          "notification serves Replay, Ping and the webhook requests", 0);
+        return 0;
     }
 }
 

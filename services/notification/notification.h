@@ -68,7 +68,7 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
 void notification_webhooks_after_commit(notification_webhooks_t *self);
 /* Answers WebhookAdd, WebhookRemove and WebhookList in `txn`; registrations and dead letters
  * of topics `may_see` refuses are neither changed nor shown. */
-void notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
+int notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
                                    const struct wh_peer *peer, const Whistle__V1__Request *req,
                                    notification_topic_fn may_see, void *arg);
 

@@ -26,7 +26,9 @@
 
 #define S_MAX_FLIGHTS 16            /* POSTs in flight at once */
 #define S_BACKOFF_CAP_MS 3600000    /* never wait more than an hour between attempts */
-#define S_MAX_URL 1024
+/* The registry's key is topic NUL url, and LMDB keys stop at 511 bytes: with topics of at most
+ * 80 bytes, a url of at most 400 always fits (checked before anything is written). */
+#define S_MAX_URL 400
 #define S_KEY_LEN 16                /* be64(due) be64(id) */
 
 /* One POST in flight. */
@@ -363,8 +365,10 @@ static int s_start(notification_webhooks_t *self, const Whistle__V1__WebhookDeli
         json_decref(j);
     }
     char h[5][200];
-    snprintf(h[0], sizeof h[0], "X-Whistle-Event-Id: %.150s", d->event_id);
-    snprintf(h[1], sizeof h[1], "X-Whistle-Topic: %.150s", d->topic);
+    snprintf(h[0], sizeof h[0], "X-Whistle-Event-Id: %.*s", (int)wh_utf8_prefix(d->event_id, 150),
+             d->event_id);
+    snprintf(h[1], sizeof h[1], "X-Whistle-Topic: %.*s", (int)wh_utf8_prefix(d->topic, 150),
+             d->topic);
     snprintf(h[2], sizeof h[2], "X-Whistle-Seq: %" PRIu64, d->seq);
     snprintf(h[3], sizeof h[3], "X-Whistle-Delivery: %" PRIu64, d->id);
     snprintf(h[4], sizeof h[4], "X-Whistle-Attempt: %u", d->attempts + 1);
@@ -614,8 +618,8 @@ static uint64_t s_count_pending(wh_store_t *st, MDB_txn *txn, Whistle__V1__Webho
     return ms.ms_entries;
 }
 
-static void s_list(notification_webhooks_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                   int with_dead, uint32_t limit, notification_topic_fn may_see, void *arg)
+static int s_list(notification_webhooks_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                  int with_dead, uint32_t limit, notification_topic_fn may_see, void *arg)
 {
     wh_store_t *st = wh_service_store(self->svc);
     Whistle__V1__WebhookListReply lr = WHISTLE__V1__WEBHOOK_LIST_REPLY__INIT;
@@ -679,18 +683,19 @@ static void s_list(notification_webhooks_t *self, MDB_txn *txn, const struct wh_
     for (size_t i = 0; i < nd; i++) whistle__v1__webhook_delivery__free_unpacked(dead[i], NULL);
     free(hooks);
     free(dead);
+    return 0;
 }
 
-void notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
+int notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
                                    const struct wh_peer *peer, const Whistle__V1__Request *req,
-                                   notification_topic_fn may_see, void *arg)
+                                  notification_topic_fn may_see, void *arg)
 {
     wh_service_t *svc = self->svc;
     wh_store_t *st = wh_service_store(svc);
     struct wh_field_error fe;
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST) {
-        s_list(self, txn, peer, req->webhook_list->dead, req->webhook_list->limit, may_see, arg);
-        return;
+        return s_list(self, txn, peer, req->webhook_list->dead, req->webhook_list->limit, may_see,
+                      arg);
     }
     int add = req->body_case == WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD;
     const char *prefix = add ? "webhook_add" : "webhook_remove";
@@ -698,22 +703,22 @@ void notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
     const char *url = add ? req->webhook_add->url : req->webhook_remove->url;
     if (notification_webhook_check(prefix, topic, url, &fe)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     if (may_see && !may_see(arg, peer, topic)) {
         char msg[160];
-        snprintf(msg, sizeof msg, "this key may not receive topic '%s'", topic);
+        wh_snprintf_utf8(msg, sizeof msg, "this key may not receive topic '%s'", topic);
         char field[64];
         snprintf(field, sizeof field, "%s.topic", prefix);
         wh_service_error(svc, peer, WH_EFORBIDDEN, field, msg, 0);
-        return;
+        return 0;
     }
     uint8_t key[96 + S_MAX_URL];
     size_t klen = s_reg_key(key, topic, url);
     MDB_dbi hooks = wh_store_dbi(st, "webhooks");
     MDB_val v;
     int rc = wh_store_get(st, txn, hooks, key, klen, &v);
-    if (rc && rc != WH_ENOTFOUND) return; /* the batch fails */
+    if (rc && rc != WH_ENOTFOUND) return rc; /* the batch fails */
     if (add && rc == WH_ENOTFOUND) {
         Whistle__V1__Webhook w = WHISTLE__V1__WEBHOOK__INIT;
         w.topic = (char *)topic;
@@ -721,23 +726,24 @@ void notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,
         w.created_at_ms = wh_now_ms();
         size_t len;
         uint8_t *buf = wh_pack(&w.base, &len);
-        if (!buf) return;
+        if (!buf) return WH_ENOMEM;
         rc = wh_store_put(st, txn, hooks, key, klen, buf, len);
         free(buf);
-        if (rc) return;
+        if (rc) return rc;
         wh_log_info("webhook added: %s -> %s", topic, url);
     } else if (!add) {
         if (rc == WH_ENOTFOUND) {
             char msg[200];
-            snprintf(msg, sizeof msg, "no webhook for %.100s on %.60s", url, topic);
+            snprintf(msg, sizeof msg, "no webhook for %.*s on %.*s",
+                     (int)wh_utf8_prefix(url, 100), url, (int)wh_utf8_prefix(topic, 60), topic);
             wh_service_error(svc, peer, WH_ENOTFOUND, "webhook_remove.url", msg, 0);
-            return;
+            return 0;
         }
-        if (wh_store_del(st, txn, hooks, key, klen)) return;
+        if ((rc = wh_store_del(st, txn, hooks, key, klen))) return rc;
         wh_log_info("webhook removed: %s -> %s", topic, url);
         s_mark_changed(self); /* its pending deliveries are dropped by the next scan */
     }
-    s_list(self, txn, peer, 0, 0, may_see, arg);
+    return s_list(self, txn, peer, 0, 0, may_see, arg);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */

@@ -248,8 +248,8 @@ static void s_after_commit(void *arg, wh_service_t *svc)
 
 /* ---- manual escalation ------------------------------------------------------------------------ */
 
-static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                       const Whistle__V1__Escalate *e)
+static int s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                      const Whistle__V1__Escalate *e)
 {
     wh_service_t *svc = self->svc;
     struct wh_field_error fe;
@@ -257,7 +257,7 @@ static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer
         wh_check_string(&fe, "escalate.actor", e->actor, WH_MAX_CODE, 1) ||
         wh_check_string(&fe, "escalate.reason", e->reason, WH_MAX_SHORT, 0)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     const struct wh_identity *who = &peer->who;
     if (who->kind != WH_KIND_NONE && !wh_identity_trusted(who) &&
@@ -267,13 +267,13 @@ static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer
         snprintf(m, sizeof m, "this key is %s '%s'; it may not act as '%s'",
                  wh_kind_name(who->kind), who->code, e->actor);
         wh_service_error(svc, peer, WH_EFORBIDDEN, "escalate.actor", m, 0);
-        return;
+        return 0;
     }
     int to = e->to_whistle ? (int)e->to_whistle : WHISTLE__V1__WHISTLE__TOUGH;
     if (to < WHISTLE__V1__WHISTLE__QUICK || to > WHISTLE__V1__WHISTLE__TOUGH) {
         wh_service_error(svc, peer, WH_EFIELD, "escalate.to_whistle",
                          "escalate.to_whistle must be QUICK, EMERGENCY or TOUGH", 0);
-        return;
+        return 0;
     }
     Whistle__V1__RoutingCase *r = NULL;
     int rc = s_load(self, txn, e->case_id, &r);
@@ -281,9 +281,9 @@ static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer
     if (rc == WH_ENOTFOUND) {
         snprintf(msg, sizeof msg, "unknown case '%s' (or refused: nothing to escalate)", e->case_id);
         wh_service_error(svc, peer, WH_ENOTFOUND, "escalate.case_id", msg, 0);
-        return;
+        return 0;
     }
-    if (rc) return;
+    if (rc) return rc;
     Whistle__V1__Case *c = r->case_;
     int state = c->state;
     if (strcmp(e->actor, c->lead_unit) != 0) {
@@ -306,39 +306,45 @@ static void s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer
         step.escalate = 1;
         step.step = "manual";
         step.level = r->level;
-        snprintf(step.reason, sizeof step.reason, "%s raised the whistle to %s%s%s", e->actor,
-                 wh_whistle_name(to), e->reason && e->reason[0] ? ": " : "",
-                 e->reason ? e->reason : "");
+        /* a long reason loses whole characters: a cut one would be stored for ever */
+        wh_snprintf_utf8(step.reason, sizeof step.reason, "%s raised the whistle to %s%s%s",
+                         e->actor, wh_whistle_name(to), e->reason && e->reason[0] ? ": " : "",
+                         e->reason ? e->reason : "");
         routing_ladder_raise(self->cat, c, to, wh_now_ms(), &step);
         Whistle__V1__CaseEscalated ev;
         char *added[8];
-        if (s_log_escalation(self, txn, c, &step, e->actor, &ev, added) == 0) {
+        rc = s_log_escalation(self, txn, c, &step, e->actor, &ev, added);
+        if (rc == 0) {
+            int any_notified = 0;
+            for (size_t i = 0; i < c->n_assignments; i++)
+                any_notified |= c->assignments[i]->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+            int kind = any_notified || step.n_added ? ROUTING_DUE_CHECKIN : ROUTING_DUE_RESOLVE;
+            s_note_escalation(r, &step);
+            rc = s_store(self, txn, r, kind,
+                         kind == ROUTING_DUE_CHECKIN ? step.checkin_deadline_ms
+                                                     : step.resolve_deadline_ms);
+        }
+        if (rc == 0) {
             Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
             Whistle__V1__EscalateReply er = WHISTLE__V1__ESCALATE_REPLY__INIT;
             er.escalated = &ev;
             reply.body_case = WHISTLE__V1__REPLY__BODY_ESCALATE;
             reply.escalate = &er;
             wh_service_reply(svc, peer, &reply);
-            int any_notified = 0;
-            for (size_t i = 0; i < c->n_assignments; i++)
-                any_notified |= c->assignments[i]->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
-            int kind = any_notified || step.n_added ? ROUTING_DUE_CHECKIN : ROUTING_DUE_RESOLVE;
-            s_note_escalation(r, &step);
-            s_store(self, txn, r, kind,
-                    kind == ROUTING_DUE_CHECKIN ? step.checkin_deadline_ms : step.resolve_deadline_ms);
         }
     }
     whistle__v1__routing_case__free_unpacked(r, NULL);
+    return rc;
 }
 
-static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
-                         const Whistle__V1__Request *req)
+static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                        const Whistle__V1__Request *req)
 {
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_ESCALATE)
-        s_escalate(arg, txn, peer, req->escalate);
-    else
-        wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
-                         "routing serves Escalate, Replay and Ping", 0);
+        return s_escalate(arg, txn, peer, req->escalate);
+    wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
+                     "routing serves Escalate, Replay and Ping", 0);
+    return 0;
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------------- */

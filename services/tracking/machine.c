@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WH_MAX_ASSIGNMENTS 16
 
 static Whistle__V1__Assignment *s_assignment(Whistle__V1__Case *c, const char *dept)
 {
@@ -58,7 +57,7 @@ static int s_add_assignment(Whistle__V1__Case *c, const char *dept, int64_t now)
 int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int64_t now)
 {
     if (s_assignment(c, dept)) return 0;
-    if (c->n_assignments >= WH_MAX_ASSIGNMENTS) return WH_ESTATE;
+    if (c->n_assignments >= TRACKING_MAX_ASSIGNMENTS) return WH_ESTATE;
     return s_add_assignment(c, dept, now);
 }
 
@@ -94,10 +93,10 @@ static int s_assign(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int6
         return wh_field_error_set(err, WH_ESTATE, "case_action.department",
                                   "department '%s' is already on case %s (%s)", a->department,
                                   c->id, wh_assignment_state_name(to->state));
-    if (!to && c->n_assignments >= WH_MAX_ASSIGNMENTS)
+    if (!to && c->n_assignments >= TRACKING_MAX_ASSIGNMENTS)
         return wh_field_error_set(err, WH_ESTATE, "case_action.department",
                                   "case %s has %d departments, the most it can take", c->id,
-                                  WH_MAX_ASSIGNMENTS);
+                                  TRACKING_MAX_ASSIGNMENTS);
     /* every check is done: now change */
     if (from) from->state = WHISTLE__V1__ASSIGNMENT_STATE__RELEASED;
     if (to) {
@@ -206,8 +205,8 @@ int tracking_machine_act_as(Whistle__V1__Case *c, const Whistle__V1__CaseAction 
 {
     /* work on copies so that a refusal leaves the case as it was */
     Whistle__V1__Case saved = *c;
-    Whistle__V1__Assignment saved_as[WH_MAX_ASSIGNMENTS];
-    size_t n_as = c->n_assignments < WH_MAX_ASSIGNMENTS ? c->n_assignments : WH_MAX_ASSIGNMENTS;
+    Whistle__V1__Assignment saved_as[TRACKING_MAX_ASSIGNMENTS];
+    size_t n_as = c->n_assignments < TRACKING_MAX_ASSIGNMENTS ? c->n_assignments : TRACKING_MAX_ASSIGNMENTS;
     for (size_t i = 0; i < n_as; i++) saved_as[i] = *c->assignments[i];
 
     int from = c->state, rc = 0;

@@ -101,7 +101,7 @@ static int s_open_case(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
         c.lead_unit = "";
         c.community = "";
         entry.action = WHISTLE__V1__ACTION__REFUSE;
-        snprintf(note, sizeof note, "%s: %s", cf->field, cf->reason);
+        wh_snprintf_utf8(note, sizeof note, "%s: %s", cf->field, cf->reason);
     }
     entry.to_state = c.state;
     entry.note = note;
@@ -135,10 +135,30 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     if (ce->checkin_deadline_ms) c->checkin_deadline_ms = ce->checkin_deadline_ms;
     if (ce->resolve_deadline_ms) c->resolve_deadline_ms = ce->resolve_deadline_ms;
     c->escalation_level = ce->level;
-    for (size_t i = 0; i < ce->n_added_departments && rc == 0; i++)
+    /* 事不完、人不撤 caps a case's departments: a coordinator that does not fit is a decision
+     * about that coordinator, said in the history line, never a reason to drop the raise */
+    char skipped[160] = "";
+    for (size_t i = 0; i < ce->n_added_departments && rc == 0; i++) {
         rc = tracking_machine_add_department(c, ce->added_departments[i], env->occurred_at_ms);
+        if (rc == WH_ESTATE) {
+            size_t n = strlen(skipped);
+            if (n + strlen(ce->added_departments[i]) + 3 < sizeof skipped)
+                snprintf(skipped + n, sizeof skipped - n, "%s%s", n ? ", " : "",
+                         ce->added_departments[i]);
+            rc = 0;
+        }
+    }
     char note[512];
-    snprintf(note, sizeof note, "%s: %s", ce->step, ce->reason);
+    wh_snprintf_utf8(note, sizeof note, "%s: %s", ce->step, ce->reason);
+    if (skipped[0]) {
+        size_t n = strlen(note);
+        if (n + 96 + strlen(skipped) < sizeof note)
+            wh_snprintf_utf8(note + n, sizeof note - n,
+                             " (not added, the case has its %d departments: %s)",
+                             TRACKING_MAX_ASSIGNMENTS, skipped);
+        wh_log_warn("%s: escalation could not add %s: the case has its %d departments", c->id,
+                    skipped, TRACKING_MAX_ASSIGNMENTS);
+    }
     Whistle__V1__HistoryEntry entry = WHISTLE__V1__HISTORY_ENTRY__INIT;
     entry.at_ms = env->occurred_at_ms;
     entry.action = WHISTLE__V1__ACTION__ESCALATE;
@@ -221,8 +241,8 @@ static void s_after_commit(void *arg, wh_service_t *svc)
     wh_deadlines_arm(self->verify);
 }
 
-static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                     const Whistle__V1__CaseAction *a)
+static int s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                    const Whistle__V1__CaseAction *a)
 {
     wh_service_t *svc = self->svc;
     wh_store_t *st = wh_service_store(svc);
@@ -232,12 +252,12 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_check_string(&fe, "case_action.department", a->department, WH_MAX_CODE, 0) ||
         wh_check_string(&fe, "case_action.note", a->note, WH_MAX_DESCRIPTION, 0)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     if (tracking_authorize(&peer->who, a, &fe)) {
         wh_log_warn("%s: %s refused: %s", a->case_id, wh_action_name(a->action), fe.message);
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     Whistle__V1__Case *c = NULL;
     int rc = tracking_ledger_get(st, txn, a->case_id, &c);
@@ -245,9 +265,9 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         char msg[128];
         snprintf(msg, sizeof msg, "unknown case '%s'", a->case_id);
         wh_service_error(svc, peer, WH_ENOTFOUND, "case_action.case_id", msg, 0);
-        return;
+        return 0;
     }
-    if (rc) return; /* storage failure: the batch fails, nothing is answered */
+    if (rc) return rc; /* storage failure: the batch fails, and is answered ESTORE */
     int old_state = c->state;
     struct tracking_before before;
     tracking_ledger_before(c, &before);
@@ -256,7 +276,8 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     if (rc) {
         wh_log_info("%s: %s refused: %s", c->id, wh_action_name(a->action), fe.message);
         wh_service_error(svc, peer, rc, fe.field, fe.message, c->state);
-    } else if (s_change(self, txn, c, &before, &entry, 0) == 0) {
+        rc = 0; /* answered */
+    } else if ((rc = s_change(self, txn, c, &before, &entry, 0)) == 0) {
         wh_log_info("%s: %s by %s: %s -> %s", c->id, wh_action_name(a->action), entry.actor,
                     wh_state_name(old_state), wh_state_name(c->state));
         Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
@@ -267,21 +288,39 @@ static void s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_reply(svc, peer, &reply);
     }
     whistle__v1__case__free_unpacked(c, NULL);
+    return rc;
 }
 
-static void s_get(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                  const Whistle__V1__GetCase *g)
+static int s_get(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                 const Whistle__V1__GetCase *g)
 {
     wh_store_t *st = wh_service_store(self->svc);
     Whistle__V1__Case *c = NULL;
-    if (!g->case_id || !g->case_id[0] || tracking_ledger_get(st, txn, g->case_id, &c) != 0) {
+    int rc = g->case_id && g->case_id[0] ? tracking_ledger_get(st, txn, g->case_id, &c)
+                                          : WH_ENOTFOUND;
+    if (rc && rc != WH_ENOTFOUND) return rc;
+    if (rc) {
         char msg[128];
-        snprintf(msg, sizeof msg, "unknown case '%.64s'", g->case_id ? g->case_id : "");
+        snprintf(msg, sizeof msg, "unknown case '%.*s'", (int)wh_utf8_prefix(g->case_id, 64),
+                 g->case_id ? g->case_id : "");
         wh_service_error(self->svc, peer, WH_ENOTFOUND, "get_case.case_id", msg, 0);
-        return;
+        return 0;
+    }
+    if (!tracking_may_read_case(&peer->who, self->cat, c)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s %s may not read case %s", wh_kind_name(peer->who.kind),
+                 peer->who.code, c->id);
+        wh_log_warn("get refused: %s", msg);
+        wh_service_error(self->svc, peer, WH_EFORBIDDEN, "get_case.case_id", msg, 0);
+        whistle__v1__case__free_unpacked(c, NULL);
+        return 0;
     }
     Whistle__V1__HistoryEntry **h = NULL;
     int n = tracking_ledger_history(st, txn, c->id, &h);
+    if (n < 0) {
+        whistle__v1__case__free_unpacked(c, NULL);
+        return n;
+    }
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__CaseReply cr = WHISTLE__V1__CASE_REPLY__INIT;
     cr.case_ = c;
@@ -293,10 +332,23 @@ static void s_get(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     for (int i = 0; i < n; i++) whistle__v1__history_entry__free_unpacked(h[i], NULL);
     free(h);
     whistle__v1__case__free_unpacked(c, NULL);
+    return 0;
 }
 
-static void s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                   const Whistle__V1__ListCases *q)
+/* Who lists: keeps only the cases that peer may read (authorize.c). */
+struct s_reader {
+    const struct wh_identity *who;
+    const struct wh_catalog *cat;
+};
+
+static int s_may_read(const void *arg, const Whistle__V1__Case *c)
+{
+    const struct s_reader *rd = arg;
+    return tracking_may_read_case(rd->who, rd->cat, c);
+}
+
+static int s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                  const Whistle__V1__ListCases *q)
 {
     Whistle__V1__Case **cases = NULL;
     size_t n = 0;
@@ -307,10 +359,18 @@ static void s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_check_string(&fe, "list_cases.unit", q->unit, WH_MAX_CODE, 0) ||
         wh_check_string(&fe, "list_cases.after_case_id", q->after_case_id, 64, 0)) {
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
-    if (tracking_ledger_list(wh_service_store(self->svc), txn, q, wh_now_ms(), &cases, &n, next))
-        return;
+    Whistle__V1__ListCases mine = *q; /* a department's narrowed to its own cases */
+    if (tracking_may_list(&peer->who, self->cat, &mine, &fe)) {
+        wh_log_warn("list refused: %s", fe.message);
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
+    struct s_reader rd = {&peer->who, self->cat};
+    int rc = tracking_ledger_list(wh_service_store(self->svc), txn, &mine, wh_now_ms(),
+                                  s_may_read, &rd, &cases, &n, next);
+    if (rc) return rc;
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__ListReply lr = WHISTLE__V1__LIST_REPLY__INIT;
     lr.cases = cases;
@@ -321,11 +381,12 @@ static void s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     wh_service_reply(self->svc, peer, &reply);
     for (size_t i = 0; i < n; i++) whistle__v1__case__free_unpacked(cases[i], NULL);
     free(cases);
+    return 0;
 }
 
 /* 一格一账本: a grid leader or worker logs a visit; logged as visit.logged too. */
-static void s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                        const Whistle__V1__LogVisit *v)
+static int s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                       const Whistle__V1__LogVisit *v)
 {
     wh_service_t *svc = self->svc;
     struct wh_field_error fe;
@@ -334,21 +395,21 @@ static void s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *pe
         /* keys on: visits come from the grid staff's app (an integrator) or their township */
         wh_service_error(svc, peer, WH_EFORBIDDEN, "log_visit.staff",
                          "a department's key may not log grid visits", 0);
-        return;
+        return 0;
     }
     if (tracking_visits_check(self->cat, v, &fe)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     if (tracking_visits_week_of(v->date, wh_now_ms(), week, sizeof week, date, sizeof date)) {
         wh_service_error(svc, peer, WH_EFIELD, "log_visit.date",
                          "log_visit.date must be YYYY-MM-DD, not in the future", 0);
-        return;
+        return 0;
     }
     uint32_t total = 0;
-    if (tracking_visits_add(wh_service_store(svc), txn, week, v->grid, v->staff, v->minutes,
-                            &total))
-        return;
+    int rc = tracking_visits_add(wh_service_store(svc), txn, week, v->grid, v->staff, v->minutes,
+                                 &total);
+    if (rc) return rc;
     Whistle__V1__VisitLogged ev = WHISTLE__V1__VISIT_LOGGED__INIT;
     ev.grid = v->grid;
     ev.staff = v->staff;
@@ -361,66 +422,82 @@ static void s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *pe
     env.occurred_at_ms = wh_now_ms();
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_VISIT_LOGGED;
     env.visit_logged = &ev;
-    if (wh_service_append(svc, txn, NULL, &env, NULL)) return;
+    if ((rc = wh_service_append(svc, txn, NULL, &env, NULL))) return rc;
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__LogVisitReply lr = WHISTLE__V1__LOG_VISIT_REPLY__INIT;
     lr.week_minutes = total;
     reply.body_case = WHISTLE__V1__REPLY__BODY_LOG_VISIT;
     reply.log_visit = &lr;
     wh_service_reply(svc, peer, &reply);
+    return 0;
 }
 
-static void s_visits(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                     const Whistle__V1__Visits *q)
+static int s_visits(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                    const Whistle__V1__Visits *q)
 {
     struct wh_field_error fe;
     Whistle__V1__VisitsReply vr = WHISTLE__V1__VISITS_REPLY__INIT;
+    if (tracking_may_read_visits(&peer->who, self->cat, q, &fe)) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
     int rc = tracking_visits_report(wh_service_store(self->svc), txn, self->cat, q, &vr, &fe);
     if (rc == WH_EFIELD) {
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     if (rc == 0) {
+        tracking_visits_keep(&vr, &peer->who, self->cat);
         Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
         reply.body_case = WHISTLE__V1__REPLY__BODY_VISITS;
         reply.visits = &vr;
         wh_service_reply(self->svc, peer, &reply);
     }
     tracking_visits_free(&vr);
+    return rc;
 }
 
 /* Assessment figures: computed in this batch's txn from the ledger (see figures.c). */
-static void s_figures(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                      const Whistle__V1__Figures *q)
+static int s_figures(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                     const Whistle__V1__Figures *q)
 {
     Whistle__V1__FiguresReply fr;
     struct wh_field_error fe;
-    if (tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, &fr, &fe)) {
+    if (tracking_may_read_figures(&peer->who, q, &fe)) {
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
+    int rc = tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, &fr, &fe);
+    if (wh_error_is_storage(rc)) return rc;
+    if (rc) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
+    tracking_figures_keep(&fr, &peer->who, self->cat);
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
     reply.figures = &fr;
     wh_service_reply(self->svc, peer, &reply);
     tracking_figures_free(&fr);
+    return 0;
 }
 
-static void s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
-                         const Whistle__V1__Request *req)
+static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                        const Whistle__V1__Request *req)
 {
     tracking_t *self = arg;
     switch (req->body_case) {
-    case WHISTLE__V1__REQUEST__BODY_CASE_ACTION: s_action(self, txn, peer, req->case_action); break;
-    case WHISTLE__V1__REQUEST__BODY_GET_CASE: s_get(self, txn, peer, req->get_case); break;
-    case WHISTLE__V1__REQUEST__BODY_LIST_CASES: s_list(self, txn, peer, req->list_cases); break;
-    case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: s_log_visit(self, txn, peer, req->log_visit); break;
-    case WHISTLE__V1__REQUEST__BODY_VISITS: s_visits(self, txn, peer, req->visits); break;
-    case WHISTLE__V1__REQUEST__BODY_FIGURES: s_figures(self, txn, peer, req->figures); break;
+    case WHISTLE__V1__REQUEST__BODY_CASE_ACTION: return s_action(self, txn, peer, req->case_action);
+    case WHISTLE__V1__REQUEST__BODY_GET_CASE: return s_get(self, txn, peer, req->get_case);
+    case WHISTLE__V1__REQUEST__BODY_LIST_CASES: return s_list(self, txn, peer, req->list_cases);
+    case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: return s_log_visit(self, txn, peer, req->log_visit);
+    case WHISTLE__V1__REQUEST__BODY_VISITS: return s_visits(self, txn, peer, req->visits);
+    case WHISTLE__V1__REQUEST__BODY_FIGURES: return s_figures(self, txn, peer, req->figures);
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
                          "tracking serves CaseAction, GetCase, ListCases, LogVisit, Visits, "
                          "Figures, Replay and Ping", 0);
+        return 0;
     }
 }
 

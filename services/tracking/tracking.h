@@ -8,6 +8,9 @@
 #include "whistle/options.h"
 #include "whistle/service.h"
 
+/* The most departments one case can hold (the 1+N and every one added since). */
+#define TRACKING_MAX_ASSIGNMENTS 16
+
 typedef struct tracking tracking_t;
 
 tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *cat);
@@ -41,6 +44,36 @@ int tracking_machine_add_department(Whistle__V1__Case *c, const char *dept, int6
 int tracking_authorize(const struct wh_identity *who, const Whistle__V1__CaseAction *a,
                        struct wh_field_error *err);
 
+/* Reading (keys on). Kind NONE (keys off), services and operators read everything. */
+
+/* Whether `who` may read case `c` (GetCase, ListCases): 1 or 0. A department: a case it is or
+ * was assigned to (any assignment, whatever its state); a township, street or community: a
+ * case it leads (lead_unit), of its community, or in one of its grids; an integrator: a case
+ * whose report.source is its code. `cat` maps grids to communities and units (NULL: only
+ * lead_unit and community are compared). */
+int tracking_may_read_case(const struct wh_identity *who, const struct wh_catalog *cat,
+                           const Whistle__V1__Case *c);
+/* 1 when `grid` is a grid of township/community `who` (its community or its unit). */
+int tracking_may_read_grid(const struct wh_identity *who, const struct wh_catalog *cat,
+                           const char *grid);
+/* ListCases: 0, or WH_EFORBIDDEN naming the filter that names what `who` may not read
+ * (list_cases.department for another department, .unit / .grid for another township's). A
+ * department's query is narrowed in place to its own code (q->department points into `who`);
+ * the rest of the list is filtered case by case with tracking_may_read_case. */
+int tracking_may_list(const struct wh_identity *who, const struct wh_catalog *cat,
+                      Whistle__V1__ListCases *q, struct wh_field_error *err);
+/* Figures: 0, or WH_EFORBIDDEN naming figures.by: a department reads by department, a
+ * township by township or grid, an integrator not at all. */
+int tracking_may_read_figures(const struct wh_identity *who, const Whistle__V1__Figures *q,
+                              struct wh_field_error *err);
+/* Whether `who` may see the figures row `key` grouped `by`: its own department or unit, or
+ * one of its grids. */
+int tracking_may_read_figure_row(const struct wh_identity *who, const struct wh_catalog *cat,
+                                 const char *by, const char *key);
+/* Visits: 0, or WH_EFORBIDDEN naming visits.grid: only a township reads, its own grids. */
+int tracking_may_read_visits(const struct wh_identity *who, const struct wh_catalog *cat,
+                             const Whistle__V1__Visits *q, struct wh_field_error *err);
+
 /* ---- ledger.c: cases, history and indexes in tracking's LMDB ----------------------------- */
 
 /* Reads case `id` (caller frees with whistle__v1__case__free_unpacked). WH_ENOTFOUND if none. */
@@ -65,11 +98,16 @@ int tracking_ledger_history_add(wh_store_t *st, MDB_txn *txn, const char *id, ui
  * whistle__v1__history_entry__free_unpacked, then the array). Returns the count or < 0. */
 int tracking_ledger_history(wh_store_t *st, MDB_txn *txn, const char *id,
                             Whistle__V1__HistoryEntry ***out);
+/* Whether a listed case is kept (who may read it): 1 or 0. */
+typedef int (*tracking_keep_fn)(const void *arg, const Whistle__V1__Case *c);
 /* Lists cases matching `q` in id order, from an index when a filter is given (q->overdue:
- * open cases past their deadline at `now_ms`, most overdue first). Fills a malloc'd array of
- * unpacked cases (*out, *n) and next_after (>= 32 bytes, "" when no more). */
+ * open cases past their deadline at `now_ms`, most overdue first), skipping those `keep`
+ * rejects (NULL: none) before they count against the limit, so next_after stays exact. Fills
+ * a malloc'd array of unpacked cases (*out, *n) and next_after (>= 32 bytes, "" when no
+ * more). */
 int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
-                         int64_t now_ms, Whistle__V1__Case ***out, size_t *n, char *next_after);
+                         int64_t now_ms, tracking_keep_fn keep, const void *keep_arg,
+                         Whistle__V1__Case ***out, size_t *n, char *next_after);
 
 /* ---- rebuild.c ---------------------------------------------------------------------------- */
 
@@ -99,6 +137,10 @@ int tracking_visits_report(wh_store_t *st, MDB_txn *txn, const struct wh_catalog
                            const Whistle__V1__Visits *q, Whistle__V1__VisitsReply *out,
                            struct wh_field_error *err);
 void tracking_visits_free(Whistle__V1__VisitsReply *out);
+/* Drops the rows of grids `who` may not read (tracking_may_read_grid) and recounts
+ * short_count over the rows kept. */
+void tracking_visits_keep(Whistle__V1__VisitsReply *out, const struct wh_identity *who,
+                          const struct wh_catalog *cat);
 
 #define TRACKING_TABLES                                                                     \
     "cases", "history", "idx_state", "idx_dept", "idx_grid", "idx_unit", "idx_due", "verify_due", \
@@ -148,6 +190,10 @@ int tracking_figures_compute(wh_store_t *st, MDB_txn *txn, const struct wh_catal
                              struct wh_field_error *err);
 /* Frees what tracking_figures_compute put into `out` and re-initialises it; safe to repeat. */
 void tracking_figures_free(Whistle__V1__FiguresReply *out);
+/* Drops the rows `who` may not see (tracking_may_read_figure_row); the rows kept keep their
+ * rank among all rows. */
+void tracking_figures_keep(Whistle__V1__FiguresReply *out, const struct wh_identity *who,
+                           const struct wh_catalog *cat);
 
 
 #endif

@@ -158,8 +158,8 @@ END_TEST
 
 /* ---- a keyed service, in-process ----------------------------------------------------------- */
 
-static void s_pong_name(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
-                        const Whistle__V1__Request *req)
+static int s_pong_name(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
+                       const Whistle__V1__Request *req)
 {
     (void)arg;
     (void)txn;
@@ -168,6 +168,7 @@ static void s_pong_name(void *arg, wh_service_t *svc, MDB_txn *txn, const struct
     char who[80];
     snprintf(who, sizeof who, "%s:%s", wh_kind_name(peer->who.kind), peer->who.code);
     wh_service_error(svc, peer, WH_EUNSUPPORTED, "who", who, 0);
+    return 0;
 }
 
 /* Sends `req` without blocking (a DEALER whose handshake failed has no peer to block on) and

@@ -39,19 +39,19 @@ static struct s_down s_downst;
 static wh_service_t *s_svcs[2]; /* [0] up, [1] down */
 static void *s_zctx, *s_dealer_up, *s_dealer_down, *s_sub;
 
-static void s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
-                            const struct wh_peer *peer, const Whistle__V1__Request *req)
+static int s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
+                           const struct wh_peer *peer, const Whistle__V1__Request *req)
 {
     struct s_up *up = arg;
     if (req->body_case != WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT) {
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body", "only SubmitReport", 0);
-        return;
+        return 0;
     }
     const Whistle__V1__SubmitReport *sr = req->submit_report;
     struct wh_field_error fe;
     if (wh_check_string(&fe, "idempotency_key", sr->idempotency_key, WH_MAX_KEY, 1)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
-        return;
+        return 0;
     }
     Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
     Whistle__V1__CaseReported cr = WHISTLE__V1__CASE_REPORTED__INIT;
@@ -71,8 +71,11 @@ static void s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
     int rc = wh_service_append(svc, txn, stream, &env, &seq);
     if (rc) {
         wh_service_error(svc, peer, rc, "", "cannot append", 0);
-        return;
+        return 0;
     }
+    /* decisions after a write: "undo-" refuses, "mute-" forgets to answer (a handler bug) */
+    if (strncmp(sr->idempotency_key, "undo-", 5) == 0) return WH_EFIELD;
+    if (strncmp(sr->idempotency_key, "mute-", 5) == 0) return 0;
     /* a storage failure after the append, as a full disk would cause */
     if (strncmp(sr->idempotency_key, "fail-", 5) == 0) wh_store_fail(wh_service_store(svc));
     if (req->request_id < S_MAX_REQ) up->seq_of[req->request_id] = seq;
@@ -83,6 +86,7 @@ static void s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
     reply.body_case = WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT;
     reply.submit_report = &srr;
     wh_service_reply(svc, peer, &reply);
+    return 0;
 }
 
 static int s_down_apply(void *arg, wh_service_t *svc, MDB_txn *txn,
@@ -104,6 +108,8 @@ static int s_down_apply(void *arg, wh_service_t *svc, MDB_txn *txn,
     uint8_t b[8];
     wh_be64_put(b, env->seq);
     int rc = wh_store_put(st, txn, seen, id, strlen(id), b, sizeof b);
+    /* a decision about this entry, after a write: it must be undone and the follower go on */
+    if (rc == 0 && strncmp(id, "poison-", 7) == 0) return WH_EFIELD;
     if (rc == 0) d->applied++;
     return rc;
 }
@@ -496,8 +502,29 @@ START_TEST(test_failed_batch_not_acknowledged)
     ck_assert(WH_TEST_WAIT(s_svcs, 2, 5000, s_upst.handled == 3));
     ck_assert_uint_eq(s_upst.seq_of[3], 3);
 
-    /* replies on one connection keep their order: the first one back must be the Pong */
-    Whistle__V1__Reply *r = s_ping(s_dealer_up);
+    /* a failed commit is an answer, not silence: ESTORE, saying nothing was kept */
+    Whistle__V1__Reply *r = NULL;
+    int64_t deadline = wh_mono_ms() + 5000;
+    while (!r && wh_mono_ms() < deadline) {
+        wh_test_drive(s_svcs, 2);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s_dealer_up, ZMQ_DONTWAIT) >= 0)
+            r = wh_reply_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+    }
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->request_id, 3);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_int_eq(r->error->code, WH_ESTORE);
+    ck_assert_msg(strstr(r->error->message, "nothing of this request was kept"), "%s",
+                  r->error->message);
+    whistle__v1__reply__free_unpacked(r, NULL);
+
+    /* Ping still answers, and says what is wrong until a batch commits again */
+    r = s_ping(s_dealer_up);
+    ck_assert_msg(strstr(r->pong->condition, "storage"), "condition '%s'", r->pong->condition);
+    ck_assert_uint_eq(r->pong->failed_batches, 1);
     ck_assert_uint_eq(r->pong->head, 2);
     whistle__v1__reply__free_unpacked(r, NULL);
     ck_assert_uint_eq(s_committed_head(s_svcs[0], "up/"), 2);
@@ -508,6 +535,56 @@ START_TEST(test_failed_batch_not_acknowledged)
     s_submit_all(4, 4);
     ck_assert_uint_eq(s_upst.seq_of[4], 3);
     ck_assert_uint_eq(s_committed_head(s_svcs[0], "up/"), 3);
+}
+END_TEST
+
+/* Sends SubmitReport with `key` as request `id` and returns its reply (driving both). */
+static Whistle__V1__Reply *s_submit_key(uint64_t id, const char *key)
+{
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
+    req.request_id = id;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
+    req.submit_report = &sr;
+    sr.idempotency_key = (char *)key;
+    Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->request_id, id);
+    return r;
+}
+
+START_TEST(test_decisions_undo_one_input)
+{
+    s_down_new();
+    s_dealer_down = s_dealer(s_down_api);
+    s_submit_all(1, 2);
+    /* a handler that appended, then refused: answered with its code, its entry undone */
+    Whistle__V1__Reply *r = s_submit_key(3, "undo-3");
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_int_eq(r->error->code, WH_EFIELD);
+    ck_assert_str_eq(r->error->field, "request");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    /* a handler that appended and never answered: EINTERNAL, undone too */
+    r = s_submit_key(3, "mute-3");
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_int_eq(r->error->code, WH_EINTERNAL);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    ck_assert_uint_eq(s_committed_head(s_svcs[0], "up/"), 2);
+    s_submit_all(3, 3); /* gapless: the next entry takes 3 */
+    ck_assert_uint_eq(s_upst.seq_of[3], 3);
+
+    /* an upstream entry the follower decides does not apply: undone, counted, passed */
+    r = s_submit_key(4, "poison-4");
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    s_submit_all(5, 6);
+    ck_assert_msg(WH_TEST_WAIT(s_svcs, 2, 10000, s_down_caught_up(6)), "cursor not at 6");
+    ck_assert_uint_eq(s_seen_count(), 5); /* case-0001..3, 5 and 6: not poison-4 */
+    r = s_ping(s_dealer_down);
+    ck_assert_uint_eq(r->pong->cursors[0]->not_applied, 1);
+    ck_assert_str_eq(r->pong->cursors[0]->stopped, "");
+    ck_assert_str_eq(r->pong->condition, "");
+    whistle__v1__reply__free_unpacked(r, NULL);
 }
 END_TEST
 
@@ -737,6 +814,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_commit_follow_restart);
     tcase_add_test(tc, test_bad_requests_keep_serving);
     tcase_add_test(tc, test_failed_batch_not_acknowledged);
+    tcase_add_test(tc, test_decisions_undo_one_input);
     tcase_add_test(tc, test_append_own_stream_by_name);
     tcase_add_test(tc, test_replay);
     tcase_add_test(tc, test_replay_gone);

@@ -202,10 +202,23 @@ static int s_ping(int argc, char **argv)
         } else {
             printf("%-13s up    %s  head %" PRIu64 "  uptime %" PRId64 "s  %" PRId64 " ms",
                    p->service, g.api[which[i]], p->head, p->uptime_ms / 1000, wh_mono_ms() - t0);
-            for (size_t k = 0; k < p->n_cursors; k++)
+            for (size_t k = 0; k < p->n_cursors; k++) {
                 printf("  %s at %" PRIu64 "/%" PRIu64, p->cursors[k]->upstream, p->cursors[k]->seq,
                        p->cursors[k]->upstream_head);
+                if (p->cursors[k]->not_applied)
+                    printf(" (%" PRIu64 " not applicable)", p->cursors[k]->not_applied);
+            }
             printf("\n");
+            for (size_t k = 0; k < p->n_cursors; k++)
+                if (p->cursors[k]->stopped && p->cursors[k]->stopped[0]) {
+                    printf("%-13s STOPPED following %s: %s\n", "", p->cursors[k]->upstream,
+                           p->cursors[k]->stopped);
+                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+                }
+            if (p->condition && p->condition[0]) {
+                printf("%-13s TROUBLE %s\n", "", p->condition);
+                if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+            }
         }
         whistle__v1__reply__free_unpacked(r, NULL);
     }

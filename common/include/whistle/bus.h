@@ -9,6 +9,7 @@
 #define WHISTLE_BUS_H
 #include <stddef.h>
 #include <uv.h>
+#include <zmq.h>
 
 typedef struct wh_sock wh_sock_t;
 
@@ -41,6 +42,13 @@ void *wh_sock_zmq(wh_sock_t *self);
 int wh_sock_sendv(wh_sock_t *self, size_t n, const void *const *data, const size_t *len);
 /* Drain again on the loop's next turn (after a send, or when the bound was hit). */
 void wh_sock_kick(wh_sock_t *self);
+/* Stops the drain in progress after the current message and continues it on the next loop
+ * turn (after the commit): a batch that holds enough reads no more. */
+void wh_sock_yield(wh_sock_t *self);
+/* Sends `n` frames copied from `data`, then `last` as the final frame without a copy (ZeroMQ
+ * takes it, and calls its free function when done). Non-blocking; 0 or WH_EBUS. */
+int wh_sock_sendv_msg(wh_sock_t *self, size_t n, const void *const *data, const size_t *len,
+                      zmq_msg_t *last);
 /* Stops watching, closes the zmq socket and frees once libuv has closed its handles. */
 void wh_sock_destroy(wh_sock_t **self_p);
 

@@ -20,7 +20,10 @@
     X(ETIMEDOUT, -1012, "timed out")                                       \
     X(ECATALOG, -1013, "catalog error")                                    \
     X(EGONE, -1014, "older than what is kept")                             \
-    X(EUSAGE, -1015, "usage error")
+    X(EUSAGE, -1015, "usage error")                                        \
+    X(EBUSY, -1016, "too many unread replies")                             \
+    X(EINTERNAL, -1017, "internal error")                                  \
+    X(EDIVERGED, -1018, "upstream log is behind this service's cursor")
 
 enum wh_errno {
     WH_OK = 0,
@@ -28,6 +31,11 @@ enum wh_errno {
     WH_ERRNO_MAP(WH_ERR_ENUM)
 #undef WH_ERR_ENUM
 };
+
+/* 1 when `code` is a storage failure (ESTORE, EMAPFULL, ENOMEM): the batch that met it fails
+ * and is retried. Every other negative code is a decision about one input: that input is
+ * refused (or recorded as not applicable) and the batch goes on. */
+int wh_error_is_storage(int code);
 
 /* Returns a static description of a whistle error code; never NULL. */
 const char *wh_strerror(int code);

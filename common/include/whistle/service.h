@@ -32,15 +32,27 @@ struct wh_peer {
     struct wh_identity who; /* with keys on, who the peer's key says it is (else kind NONE) */
 };
 
-/* Handles one request inside the batch txn. Must answer with wh_service_reply or
- * wh_service_error (exactly once); the answer is sent after the commit. */
-typedef void (*wh_request_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
-                              const struct wh_peer *peer, const Whistle__V1__Request *req);
+/* Handles one request in `txn`, a step of the batch (a nested transaction of its own).
+ * The error contract:
+ * - 0: answered exactly once, with wh_service_reply or wh_service_error (a refusal decided
+ *   before any write); the answer is sent after the batch commits.
+ * - a storage error (wh_error_is_storage: ESTORE, EMAPFULL, ENOMEM): the batch fails and is
+ *   not kept; every request in it is answered ESTORE. Nothing else is answered.
+ * - any other negative code: a decision about this request: everything it wrote and
+ *   published is undone, and it is answered with the refusal it queued, or else with that
+ *   code (field "request").
+ * A handler that returns 0 without answering is a bug: its work is undone and it is answered
+ * EINTERNAL. */
+typedef int (*wh_request_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
+                             const struct wh_peer *peer, const Whistle__V1__Request *req);
 /* Whether `who` may read `topic` (its Replay and its subscriptions on the XPUB): 1 or 0.
  * Asked only with keys on and for identities that are not trusted (service, operator). */
 typedef int (*wh_topic_fn)(void *arg, const struct wh_identity *who, const char *topic);
-/* Applies one upstream entry inside the batch txn. 0, or a negative storage error that fails
- * the batch (the entry is then applied again after the retry). */
+/* Applies one upstream entry in `txn`, a step of the batch. 0: applied. A storage error
+ * (wh_error_is_storage): the batch fails and the entry is applied again after a pause that
+ * grows while the failure lasts. Any other negative code: a decision that the entry does not
+ * apply: its writes are undone, it is logged and counted (Pong's not_applied), and the cursor
+ * moves past it: one entry can never stop a follower. */
 typedef int (*wh_apply_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const Whistle__V1__Envelope *env);
 
@@ -110,6 +122,17 @@ int wh_service_append(wh_service_t *self, MDB_txn *txn, const char *stream,
                       Whistle__V1__Envelope *env, uint64_t *seq_out);
 /* Queues `reply` (request_id set from `peer`) for after the commit. */
 void wh_service_reply(wh_service_t *self, const struct wh_peer *peer, Whistle__V1__Reply *reply);
+/* Handles one request frame as if it had come from `peer` on the ROUTER (tests and fuzzers
+ * drive the dispatch without sockets); the answer is queued and sent after the commit. */
+void wh_service_handle(wh_service_t *self, const struct wh_peer *peer, const void *frame,
+                       size_t len);
+/* Applies `env` as the follower of `upstream` does with a live entry (only when its seq is the
+ * follower's cursor + 1). 1 applied or recorded as not applicable, 0 skipped, <0 the batch
+ * failed. For tests and fuzzers. */
+int wh_service_apply(wh_service_t *self, const char *upstream, const Whistle__V1__Envelope *env);
+/* Commits the open batch now and sends what it decided, as the end of a loop turn does. */
+void wh_service_commit(wh_service_t *self);
+
 /* Queues an Error reply naming `field`. */
 void wh_service_error(wh_service_t *self, const struct wh_peer *peer, int code,
                       const char *field, const char *message, int state);
