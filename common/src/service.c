@@ -428,6 +428,8 @@ static void s_ping(wh_service_t *svc, const struct wh_peer *peer)
         cur[i].upstream_head = svc->followers[i]->upstream_head;
         cur[i].not_applied = svc->followers[i]->not_applied;
         cur[i].stopped = svc->followers[i]->stopped;
+        cur[i].silent_ms = wh_mono_ms() - svc->followers[i]->heard_ms;
+        cur[i].silent = wh__follower_silent(svc->followers[i], wh_mono_ms());
         curp[i] = &cur[i];
     }
     pong.n_cursors = svc->n_followers;
@@ -764,7 +766,13 @@ static void s_on_events(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     void *zs = wh_sock_zmq(sock);
     if (d[0] == 0) {
         zmq_setsockopt(zs, ZMQ_UNSUBSCRIBE, d + 1, m->len[0] - 1);
-        wh__heartbeat_subscription(svc, m->data[0], m->len[0]);
+        /* Without a User-Id it is the XPUB's own, for a vetted subscription of a pipe that
+         * closed; with one, it counts only if that peer could have been vetted for it: a
+         * refused peer's unsubscription never silences the topic's heartbeat for others. */
+        struct wh_identity who;
+        if (!m->user_id || (wh_identity_parse(m->user_id, &who) == 0 && who.kind &&
+                            tl == m->len[0] - 1 && wh_service_may_read(svc, &who, topic)))
+            wh__heartbeat_subscription(svc, m->data[0], m->len[0]);
         return;
     }
     if (d[0] != 1) return;
