@@ -317,7 +317,7 @@ static void s_on_retry(uv_timer_t *h)
 static void s_recovered(wh_service_t *svc)
 {
     if (svc->fail_cause[0])
-        wh_log_info("storage works again after %llu failed batch(es) in %lld s (%s)",
+        wh_log_warn("storage works again after %llu failed batch(es) in %lld s (%s)",
                     (unsigned long long)svc->fail_run,
                     (long long)((wh_mono_ms() - svc->fail_since_ms) / 1000), svc->fail_cause);
     svc->fail_cause[0] = 0;
