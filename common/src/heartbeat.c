@@ -3,8 +3,11 @@
  * so a subscriber that lost live entries (dropped at the send high-water mark while it was
  * stopped or slow, or the last one before a quiet spell) sees within one tick that the head
  * is beyond its cursor and replays. The topics are learnt from the XPUB's subscription
- * messages: without ZMQ_XPUB_VERBOSE it passes the first subscription to a topic and the
- * last unsubscription, so the set below holds each subscribed topic once. */
+ * messages, counted: without keys the XPUB passes the first subscription to a topic and the
+ * last unsubscription (a count of 1, then 0); with keys (ZMQ_XPUB_MANUAL) it passes every
+ * pipe's, and service.c hands on only the vetted subscriptions and the unsubscriptions that
+ * can match one, so neither a refused peer nor one of several subscribers leaving silences a
+ * topic that another still follows. */
 #include "service_int.h"
 #include "whistle/clock.h"
 #include "whistle/eventlog.h"
@@ -52,12 +55,17 @@ void wh__heartbeat_subscription(wh_service_t *svc, const void *msg, size_t len)
     if (tlen > WH_STREAM_MAX || topic[tlen - 1] != '/' || memchr(topic, 0, tlen)) return;
     long at = s_find(svc, topic, tlen);
     if (p[0] == 0) {
-        if (at < 0) return;
+        if (at < 0 || --svc->sub_refs[at] > 0) return;
         free(svc->subs[at]);
-        svc->subs[at] = svc->subs[--svc->n_subs];
+        svc->n_subs--;
+        svc->subs[at] = svc->subs[svc->n_subs];
+        svc->sub_refs[at] = svc->sub_refs[svc->n_subs];
         return;
     }
-    if (at >= 0) return;
+    if (at >= 0) {
+        svc->sub_refs[at]++;
+        return;
+    }
     if (svc->n_subs == WH_MAX_SUB_TOPICS) {
         wh_log_warn("%zu topics subscribed by name: no heartbeat on %.*s (it still gets its "
                     "entries live and by replay)", svc->n_subs, (int)tlen, topic);
@@ -68,12 +76,16 @@ void wh__heartbeat_subscription(wh_service_t *svc, const void *msg, size_t len)
         char **s = realloc(svc->subs, cap * sizeof *s);
         if (!s) return;
         svc->subs = s;
+        uint32_t *r = realloc(svc->sub_refs, cap * sizeof *r);
+        if (!r) return;
+        svc->sub_refs = r;
         svc->cap_subs = cap;
     }
     char *t = malloc(tlen + 1);
     if (!t) return;
     memcpy(t, topic, tlen);
     t[tlen] = 0;
+    svc->sub_refs[svc->n_subs] = 1;
     svc->subs[svc->n_subs++] = t;
 }
 
@@ -97,6 +109,8 @@ void wh__heartbeat_free(wh_service_t *svc)
 {
     for (size_t i = 0; i < svc->n_subs; i++) free(svc->subs[i]);
     free(svc->subs);
+    free(svc->sub_refs);
     svc->subs = NULL;
+    svc->sub_refs = NULL;
     svc->n_subs = svc->cap_subs = 0;
 }

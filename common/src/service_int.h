@@ -64,6 +64,7 @@ enum wh_out_kind {
 struct wh_out {
     wh_sock_t *sock;
     int kind;           /* enum wh_out_kind */
+    struct wh_peerq *q; /* a reply: its peer, whose queued bytes count it; else NULL */
     size_t n;
     uint8_t *frame[3];  /* malloc'd (frame[k] may be NULL with len 0 for an empty frame) */
     size_t len[3];
@@ -126,6 +127,7 @@ struct wh_service {
     struct wh_follower *followers[WH_MAX_FOLLOWERS];
     size_t n_followers;
     char **subs;              /* topics subscribed by name (heartbeat.c), malloc'd */
+    uint32_t *sub_refs;       /* ... and how many vetted subscriptions each has */
     size_t n_subs, cap_subs;
     uint64_t head;            /* committed head of the own stream */
     uint64_t batch_head;      /* head including the open batch */
@@ -138,6 +140,9 @@ void wh__follower_after_commit(struct wh_follower *f, int committed);
 void wh__follower_tick(struct wh_follower *f, int64_t now_mono);
 int wh__follower_save(struct wh_follower *f, MDB_txn *txn);
 void wh__follower_destroy(struct wh_follower **f_p);
+/* 1 when nothing came from the upstream for longer than wh_link_timeout_ms (a partition, the
+ * upstream down): the follower is not caught up. */
+int wh__follower_silent(const struct wh_follower *f, int64_t now_mono);
 
 /* heartbeat.c */
 /* Notes an XPUB (un)subscription message: byte 1 or 0, then the topic. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define WH_STORE_INITIAL_MAP (64UL * 1024 * 1024)
 
@@ -26,6 +27,7 @@ struct wh_store {
     int cause_rc;      /* LMDB or errno code of the last storage failure, 0 none */
     char cause[160];   /* ... as a phrase: "no space left on device" */
     size_t max_key;    /* mdb_env_get_maxkeysize */
+    char dir[512];     /* the data folder, to tell a full disk from other I/O errors */
 };
 
 /* Decisions about one input (a key or value LMDB cannot take) are not storage failures. */
@@ -39,9 +41,14 @@ static int s_convert(int rc)
     return WH_ESTORE;
 }
 
-/* Keeps `rc` as the cause of the current failure, as a lower-case phrase. */
+/* Keeps `rc` as the cause of the current failure, as a lower-case phrase. LMDB reports a
+ * short write as EIO: when the data folder's disk has no room left, that is the cause. */
 static void s_cause(wh_store_t *self, int rc, const char *what)
 {
+    struct statvfs vfs;
+    if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(self->dir, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < 1024 * 1024)
+        rc = ENOSPC;
     self->cause_rc = rc;
     snprintf(self->cause, sizeof self->cause, "%s: %s", what, mdb_strerror(rc));
     size_t n = strlen(what) + 2;
@@ -78,6 +85,7 @@ wh_store_t *wh_store_open(const char *dir, const char *const *tables)
 {
     wh_store_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
+    snprintf(self->dir, sizeof self->dir, "%s", dir);
     s_add_table(self, "log");
     s_add_table(self, "heads");
     s_add_table(self, "cursors");

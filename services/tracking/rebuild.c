@@ -3,7 +3,9 @@
  * carries the case as it was after the change and its history line, so replaying them in order
  * restores the ledger, the indexes, the visit hours, tracking's own log (same sequences, so
  * every downstream cursor stays valid) and the cursor on routing. Runs before the service
- * starts, on an empty data folder only. */
+ * starts, on an empty data folder only, and only when no downstream has applied more of
+ * tracking's log than all/ holds: those entries exist nowhere else, and a rebuilt tracking
+ * would give their sequences to other events (routing would stop, see follower.c). */
 #include "tracking.h"
 #include "whistle/auth.h"
 #include "whistle/client.h"
@@ -39,10 +41,9 @@ static int s_apply(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Envelope *e,
     return rc;
 }
 
-/* A client to notification, keyed like the service's followers when keys are on. */
-static wh_client_t *s_client(const struct wh_options *o)
+/* A client to `api`, keyed like the service's followers when keys are on. */
+static wh_client_t *s_client(const struct wh_options *o, const char *api)
 {
-    const char *api = o->upstream_api[WH_UP_NOTIFICATION];
     if (!o->keys || !o->keys[0]) return wh_client_new(api);
     struct wh_keypair server, mine;
     char err[256];
@@ -53,6 +54,33 @@ static wh_client_t *s_client(const struct wh_options *o)
         return NULL;
     }
     return wh_client_new_keyed(api, &mine, server.public_key);
+}
+
+/* How far the service at upstream `which` has applied tracking's log (its Ping's cursor). */
+static int s_cursor_of(const struct wh_options *o, int which, const char *name, uint64_t *seq)
+{
+    wh_client_t *cl = s_client(o, o->upstream_api[which]);
+    if (!cl) return WH_EBUS;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Ping ping = WHISTLE__V1__PING__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_PING;
+    req.ping = &ping;
+    Whistle__V1__Reply *r = NULL;
+    int rc = wh_client_call(cl, &req, &r, 5000);
+    wh_client_destroy(&cl);
+    if (rc || r->body_case != WHISTLE__V1__REPLY__BODY_PONG) {
+        wh_log_error("rebuild: %s at %s does not answer: start it first (how far it applied "
+                     "tracking's log decides whether a rebuild is safe)", name,
+                     o->upstream_api[which]);
+        if (r) whistle__v1__reply__free_unpacked(r, NULL);
+        return WH_EBUS;
+    }
+    *seq = 0;
+    for (size_t i = 0; i < r->pong->n_cursors; i++)
+        if (strcmp(r->pong->cursors[i]->upstream, "tracking") == 0)
+            *seq = r->pong->cursors[i]->seq;
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
 }
 
 int tracking_rebuild(const struct wh_options *o)
@@ -77,7 +105,20 @@ int tracking_rebuild(const struct wh_options *o)
         rc = WH_ESTATE;
         goto out;
     }
-    cl = s_client(o);
+    uint64_t kept = 0, applied = 0;
+    if ((rc = s_cursor_of(o, WH_UP_NOTIFICATION, "notification", &kept)) ||
+        (rc = s_cursor_of(o, WH_UP_ROUTING, "routing", &applied)))
+        goto out;
+    if (applied > kept) {
+        wh_log_error("rebuild: refused: routing has applied tracking's log up to %" PRIu64
+                     " but notification's all/ holds it only up to %" PRIu64 "; entries %" PRIu64
+                     "..%" PRIu64 " exist nowhere else, and a rebuilt tracking would give their "
+                     "sequences to other events. Restore tracking's data folder from a backup "
+                     "instead", applied, kept, kept + 1, applied);
+        rc = WH_ESTATE;
+        goto out;
+    }
+    cl = s_client(o, notification_api);
     if (!cl) {
         rc = WH_EBUS;
         goto out;
