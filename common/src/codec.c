@@ -11,38 +11,179 @@ int wh_field_error_set(struct wh_field_error *err, int code, const char *field, 
                        ...)
 {
     err->code = code;
-    snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    wh_snprintf_utf8(err->field, sizeof err->field, "%s", field ? field : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    wh_vsnprintf_utf8(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     return code;
+}
+
+/* The character at s[0..len): its length (1..4) when it is whole and valid; otherwise minus
+ * the length of the invalid sequence (the longest start of a well-formed character, at least 1
+ * byte: Unicode's "maximal subpart", which gets one U+FFFD). NUL is invalid. `*cut` is set when
+ * the sequence was well-formed so far and only the end of s[0..len) stopped it. */
+static int s_utf8_char(const unsigned char *s, size_t len, int *cut)
+{
+    unsigned c = s[0];
+    *cut = 0;
+    if (c == 0) return -1;
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF; /* the second byte's range: no overlongs, no surrogates */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return -1;
+    }
+    for (size_t k = 1; k < n; k++) {
+        if (k >= len) {
+            *cut = 1;
+            return -(int)k;
+        }
+        unsigned b = s[k];
+        if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return -(int)k;
+    }
+    return (int)n;
 }
 
 int wh_utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
+    int cut;
     while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned cp;
-        if (c == 0) return 0;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return 0;
-        if (len - i <= n) return 0; /* truncated sequence */
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-        if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-        i += n + 1;
+        int r = s_utf8_char(s + i, len - i, &cut);
+        if (r < 0) return 0;
+        i += (size_t)r;
     }
     return 1;
+}
+
+size_t wh_utf8_prefix(const char *str, size_t max_bytes)
+{
+    if (!str) return 0;
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len = strnlen(str, max_bytes), i = 0;
+    int cut;
+    while (i < len) {
+        int r = s_utf8_char(s + i, len - i, &cut);
+        if (r < 0) break;
+        i += (size_t)r;
+    }
+    return i;
+}
+
+size_t wh_utf8_sanitize(char *dst, size_t size, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)(src ? src : "");
+    size_t len = strlen((const char *)s), i = 0, o = 0;
+    int cut;
+    while (i < len) {
+        int r = s_utf8_char(s + i, len - i, &cut);
+        size_t w = r > 0 ? (size_t)r : 3;
+        if (o + w >= size) break; /* what does not fit goes, a whole character at a time */
+        if (r > 0) {
+            memcpy(dst + o, s + i, w);
+        } else {
+            memcpy(dst + o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            r = -r;
+        }
+        o += w;
+        i += (size_t)r;
+    }
+    dst[o] = 0;
+    return o;
+}
+
+int wh_vsnprintf_utf8(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (size == 0) return n;
+    if (n < 0) {
+        buf[0] = 0;
+        return n;
+    }
+    int truncated = (size_t)n >= size;
+    unsigned char *s = (unsigned char *)buf;
+    size_t len = strlen(buf), i = 0;
+    int cut;
+    while (i < len) {
+        int r = s_utf8_char(s + i, len - i, &cut);
+        if (r > 0) {
+            i += (size_t)r;
+        } else if (cut && truncated) {
+            buf[i] = 0; /* a character cut by the buffer's end: dropped whole */
+            break;
+        } else {
+            size_t bad = (size_t)-r; /* one '?' for the invalid sequence, in place */
+            s[i] = '?';
+            memmove(s + i + 1, s + i + bad, len - i - bad + 1);
+            len -= bad - 1;
+            i++;
+        }
+    }
+    return n;
+}
+
+int wh_snprintf_utf8(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = wh_vsnprintf_utf8(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* Checks the strings of `m`, recursively; path[0..at) is the path of `m` itself. */
+static int s_message_utf8(const ProtobufCMessage *m, char *path, size_t pathsz, size_t at)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned f = 0; f < d->n_fields; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+            continue; /* not the member this oneof holds */
+        int repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+        size_t count = repeated ? *(const size_t *)(base + fd->quantifier_offset) : 1;
+        /* a string is a char *, a sub-message a pointer; repeated: an array of those */
+        void *const *items = repeated ? *(void *const *const *)(base + fd->offset)
+                                      : (void *const *)(base + fd->offset);
+        for (size_t i = 0; i < count && items; i++) {
+            if (!items[i]) continue;
+            if (at < pathsz) {
+                if (repeated)
+                    snprintf(path + at, pathsz - at, "%s%s[%zu]", at ? "." : "", fd->name, i);
+                else
+                    snprintf(path + at, pathsz - at, "%s%s", at ? "." : "", fd->name);
+            }
+            if (fd->type == PROTOBUF_C_TYPE_STRING) {
+                const char *str = items[i];
+                if (!wh_utf8_valid(str, strlen(str))) return WH_EFIELD;
+            } else {
+                int rc = s_message_utf8(items[i], path, pathsz, strlen(path));
+                if (rc) return rc;
+            }
+        }
+    }
+    if (at < pathsz) path[at] = 0;
+    return 0;
+}
+
+int wh_message_utf8_check(const ProtobufCMessage *m, char *path, size_t pathsz)
+{
+    path[0] = 0;
+    return m ? s_message_utf8(m, path, pathsz, 0) : 0;
 }
 
 int wh_code_valid(const char *s)

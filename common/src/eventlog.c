@@ -4,6 +4,7 @@
 #include "whistle/eventlog.h"
 #include "whistle/codec.h"
 #include "whistle/error.h"
+#include "whistle/wlog.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,18 @@ int wh_eventlog_append(wh_store_t *st, MDB_txn *txn, const char *stream,
     uint64_t seq = head + 1;
     env->stream = (char *)stream;
     env->seq = seq;
-    snprintf(event_id_buf, 96, "%.80s%llu", stream, (unsigned long long)seq);
+    snprintf(event_id_buf, 96, "%.*s%llu", (int)wh_utf8_prefix(stream, 80), stream,
+             (unsigned long long)seq);
     if (!env->event_id || !env->event_id[0] || env->event_id == protobuf_c_empty_string)
         env->event_id = event_id_buf;
+    /* an invalid string would be kept for ever and refused by every reader that checks
+     * (Google's protobuf refuses the whole replay page): refused here, before any write */
+    char path[128];
+    if (wh_message_utf8_check(&env->base, path, sizeof path)) {
+        wh_log_error("%s: refusing to append %s: %s is not valid UTF-8", stream,
+                     env->event_id, path);
+        return WH_EFIELD;
+    }
 
     size_t len;
     uint8_t *buf = wh_pack(&env->base, &len);

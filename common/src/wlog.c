@@ -1,5 +1,6 @@
-/* wlog.c: one line per event on stderr, with time, level and service. */
+/* wlog.c: one line per event on stderr, with time, level and service, always valid UTF-8. */
 #include "whistle/wlog.h"
+#include "whistle/codec.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,10 @@ void wh_log_write(int level, const char *fmt, ...)
                      tm.tm_sec, (int)(tv.tv_usec / 1000), s_names[level & 3], s_service);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    /* valid UTF-8 whatever the arguments: a long line loses whole characters, a peer's
+     * invalid bytes show as '?' */
+    if (n > 0 && (size_t)n < sizeof line)
+        wh_vsnprintf_utf8(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
     /* one write per line so the lines of concurrent processes do not interleave */
     fprintf(stderr, "%s\n", line);

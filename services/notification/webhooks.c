@@ -485,7 +485,9 @@ static void s_check_done(notification_webhooks_t *self)
         } else if (res == CURLE_OPERATION_TIMEDOUT) {
             snprintf(error, sizeof error, "no answer within %d ms", self->cfg.timeout_ms);
         } else {
-            snprintf(error, sizeof error, "%s", f->error[0] ? f->error : curl_easy_strerror(res));
+            /* curl's message may quote the url and is cut at CURL_ERROR_SIZE: kept as UTF-8 */
+            wh_snprintf_utf8(error, sizeof error, "%s",
+                             f->error[0] ? f->error : curl_easy_strerror(res));
         }
         for (size_t i = 0; i < self->n_flights; i++)
             if (self->flights[i] == f) {

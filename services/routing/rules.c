@@ -21,7 +21,7 @@ static int s_task(const struct wh_catalog *cat, const struct wh_grid *grid,
             out->refused = 1;
             snprintf(out->field, sizeof out->field, "%s",
                      no_auth ? "report.task.authority_ref" : "report.task.funding_ref");
-            snprintf(out->reason, sizeof out->reason,
+            wh_snprintf_utf8(out->reason, sizeof out->reason,
                      "'%s' is not on the community admission list (社区事务准入), and the task "
                      "carries no %s%s%s (权随责走、费随事转)",
                      t->affair && t->affair[0] ? t->affair : "(unlisted task)",
@@ -51,7 +51,7 @@ int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report 
         /* intake checked both against its catalog; routing's may have changed since */
         out->refused = 1;
         snprintf(out->field, sizeof out->field, "%s", !grid ? "report.grid" : "report.matter");
-        snprintf(out->reason, sizeof out->reason, "%s '%s' is not in routing's catalog",
+        wh_snprintf_utf8(out->reason, sizeof out->reason, "%s '%s' is not in routing's catalog",
                  !grid ? "grid" : "matter",
                  report ? (!grid ? report->grid : report->matter) : "");
         return 1;

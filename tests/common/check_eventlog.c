@@ -1,7 +1,8 @@
 /* check_eventlog.c: streams in one table stay apart even when one name begins like another,
  * sequences are gapless from 1, reads honour their bounds, event ids are filled or kept, a
- * failed batch leaves no trace in the log, and trimming (retention) deletes from the start of
- * one stream only, by count or by age, in bounded steps, moving the oldest but never the head. */
+ * failed batch leaves no trace in the log, an envelope with a string that is not valid UTF-8 is
+ * refused before any write, and trimming (retention) deletes from the start of one stream only,
+ * by count or by age, in bounded steps, moving the oldest but never the head. */
 #include "wh_test.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
@@ -261,6 +262,49 @@ START_TEST(test_bad_stream_name)
 }
 END_TEST
 
+/* An envelope with a string that is not valid UTF-8 anywhere in it (here an escalation reason
+ * cut mid-character, as a byte-truncating snprintf left it) is refused before anything is
+ * written: no entry, no head moved, and the next entry takes the sequence. */
+START_TEST(test_invalid_utf8_refused)
+{
+    s_fill();
+    MDB_txn *txn = wh_store_txn(s_st);
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    Whistle__V1__CaseEscalated ce = WHISTLE__V1__CASE_ESCALATED__INIT;
+    ce.case_id = "C00000001";
+    ce.step = "manual";
+    ce.reason = "north raised the whistle to TOUGH: \xE8\xB7\xAF\xE8\xB7"; /* 路 + 2 of 3 */
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_ESCALATED;
+    env.case_escalated = &ce;
+    char idbuf[96];
+    uint64_t seq = 99;
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    ck_assert_int_eq(wh_eventlog_append(s_st, txn, CG, &env, idbuf, &seq, &packed, &plen),
+                     WH_EFIELD);
+    ck_assert_uint_eq(seq, 99);
+    ck_assert_ptr_null(packed);
+    /* an invalid stream name is a string of the envelope too */
+    ce.reason = "ok";
+    ck_assert_int_eq(wh_eventlog_append(s_st, txn, "dept/\xFF/", &env, idbuf, NULL, NULL, NULL),
+                     WH_EFIELD);
+    uint64_t head;
+    ck_assert_int_eq(wh_eventlog_head(s_st, txn, CG, &head, NULL), 0);
+    ck_assert_uint_eq(head, 3);
+    ck_assert_int_eq(wh_eventlog_head(s_st, txn, "dept/\xFF/", &head, NULL), 0);
+    ck_assert_uint_eq(head, 0);
+    ck_assert_uint_eq(s_append(txn, CG, "cg-4", NULL), 4);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+
+    MDB_txn *rtxn;
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &rtxn), 0);
+    ck_assert_int_eq(s_read(rtxn, CG, 4, 100, 1 << 20, &r), 1);
+    ck_assert_str_eq(r.corr[0], "cg-4");
+    mdb_txn_abort(rtxn);
+}
+END_TEST
+
 /* Trims `stream` in a batch of its own and commits; returns what wh_eventlog_trim returned. */
 static int s_trim(const char *stream, int64_t max_age_ms, uint64_t max_entries, int64_t now_ms,
                   uint32_t max)
@@ -427,6 +471,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_event_id);
     tcase_add_test(tc, test_failed_batch_leaves_head);
     tcase_add_test(tc, test_bad_stream_name);
+    tcase_add_test(tc, test_invalid_utf8_refused);
     tcase_add_test(tc, test_trim_by_count);
     tcase_add_test(tc, test_trim_by_age);
     tcase_add_test(tc, test_trim_bounded_steps);

@@ -1,7 +1,8 @@
 /* check_service.c: the shared runtime end to end, in one thread: a reply leaves only after its
  * log entry is committed; a follower applies an upstream log exactly once and in order, and
  * after a restart catches up from its stored cursor; Ping reports heads and cursors; a bad
- * request gets an Error naming the field and the service keeps serving; Replay past the head
+ * request gets an Error naming the field and the service keeps serving; an Error echoing a
+ * peer's bytes is valid UTF-8; Replay past the head
  * returns nothing and the head, and before the oldest kept says it is gone and where the log
  * starts; every topic subscribed by name gets a heartbeat with its own head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
  * mkdtemp folder, driven alternately with wh_service_run_once. */
@@ -43,6 +44,12 @@ static int s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const struct wh_peer *peer, const Whistle__V1__Request *req)
 {
     struct s_up *up = arg;
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_GET_CASE) {
+        /* echoes the peer's bytes as they came: wh_service_error makes them valid UTF-8 */
+        const char *id = req->get_case->case_id;
+        wh_service_error(svc, peer, WH_ENOTFOUND, id, id, 0);
+        return 0;
+    }
     if (req->body_case != WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT) {
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body", "only SubmitReport", 0);
         return 0;
@@ -485,6 +492,32 @@ START_TEST(test_bad_requests_keep_serving)
 }
 END_TEST
 
+/* Error.field and Error.message echo a peer's bytes: what is not UTF-8 leaves as U+FFFD
+ * (Google's protobuf refuses a reply with an invalid string). */
+START_TEST(test_error_is_utf8)
+{
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__GetCase g = WHISTLE__V1__GET_CASE__INIT;
+    g.case_id = "C-\xFF\xE5\x8D-\xE8\xB7\xAF"; /* a bad byte, a cut character, then 路 */
+    req.request_id = 9;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
+    req.get_case = &g;
+    Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_int_eq(r->error->code, WH_ENOTFOUND);
+    ck_assert_str_eq(r->error->message, "C-\xEF\xBF\xBD\xEF\xBF\xBD-\xE8\xB7\xAF");
+    ck_assert_str_eq(r->error->field, "C-\xEF\xBF\xBD\xEF\xBF\xBD-\xE8\xB7\xAF");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    /* valid text is left as it is */
+    g.case_id = "\xE8\xB7\xAF-7";
+    r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->error->message, "\xE8\xB7\xAF-7");
+    whistle__v1__reply__free_unpacked(r, NULL);
+}
+END_TEST
+
 START_TEST(test_failed_batch_not_acknowledged)
 {
     s_submit_all(1, 2);
@@ -813,6 +846,7 @@ static Suite *s_suite(void)
     tcase_set_timeout(tc, 100);
     tcase_add_test(tc, test_commit_follow_restart);
     tcase_add_test(tc, test_bad_requests_keep_serving);
+    tcase_add_test(tc, test_error_is_utf8);
     tcase_add_test(tc, test_failed_batch_not_acknowledged);
     tcase_add_test(tc, test_decisions_undo_one_input);
     tcase_add_test(tc, test_append_own_stream_by_name);

@@ -5,6 +5,7 @@
  * to fix. */
 #ifndef WHISTLE_CODEC_H
 #define WHISTLE_CODEC_H
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <whistle/v1/whistle.pb-c.h>
@@ -31,6 +32,28 @@ int wh_field_error_set(struct wh_field_error *err, int code, const char *field, 
 
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates, no NUL). */
 int wh_utf8_valid(const char *s, size_t len);
+/* The length of the longest prefix of `s` (a C string; NULL is "") of at most `max_bytes`
+ * bytes made of whole, valid characters: it stops before the first invalid sequence and never
+ * cuts a character. Use it for a UTF-8-aware precision: printf("%.*s", (int)n, s). */
+size_t wh_utf8_prefix(const char *s, size_t max_bytes);
+/* Copies the C string `src` (NULL is "") into `dst` (`size` >= 1 bytes) as valid UTF-8: each
+ * invalid sequence (bad or stray bytes, overlongs, surrogates, a cut character) becomes U+FFFD,
+ * and what does not fit is dropped at a character boundary. Always NUL-terminates; returns the
+ * bytes written (without the NUL). For echoing a peer's bytes in a reply or a log line. */
+size_t wh_utf8_sanitize(char *dst, size_t size, const char *src);
+/* Formats like snprintf (same return value: the untruncated length, or < 0 on a format error)
+ * but `buf` always ends up valid UTF-8: a character cut by `size` is dropped whole, and each
+ * invalid sequence in the output is replaced by '?'. */
+int wh_snprintf_utf8(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with a va_list. */
+int wh_vsnprintf_utf8(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+/* Walks every string of `m` by its descriptor (singular, optional and repeated strings, in
+ * sub-messages and the set member of each oneof, recursively). 0 when all are valid UTF-8;
+ * otherwise WH_EFIELD with the path of the first bad one in `path` ("case_escalated.reason",
+ * "assignments[2].department"; `pathsz` >= 1). Bytes fields are not strings: not checked. */
+int wh_message_utf8_check(const ProtobufCMessage *m, char *path, size_t pathsz);
 /* 1 if s is a catalog code: 1..32 of [a-z0-9-]. */
 int wh_code_valid(const char *s);
 /* Checks a string field: UTF-8, at most `max` bytes, non-empty when `required`. */
