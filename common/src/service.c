@@ -118,14 +118,14 @@ static void s_sent_free(void *data, void *hint)
 
 /* Forgets peers with nothing queued (their replies all written, or dropped when they left),
  * and gives the heap back to the system after a large release. */
-static void s_peerq_sweep(wh_service_t *svc)
+static void s_peerq_sweep(wh_service_t *svc, int all)
 {
     size_t freed = 0;
     for (size_t i = 0; i < sizeof svc->peerq / sizeof svc->peerq[0]; i++) {
         struct wh_peerq **pp = &svc->peerq[i];
         while (*pp) {
             struct wh_peerq *q = *pp;
-            if (atomic_load(&q->bytes) == 0) {
+            if (all || atomic_load(&q->bytes) == 0) {
                 if (q->warned) svc->released_bytes++;
                 *pp = q->next;
                 free(q);
@@ -482,8 +482,8 @@ static int s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
     }
     if (!wh_service_may_read(svc, &peer->who, topic)) {
         char msg[200];
-        snprintf(msg, sizeof msg, "%s %s may not read '%.100s'", wh_kind_name(peer->who.kind),
-                 peer->who.code, topic);
+        snprintf(msg, sizeof msg, "%s %s may not read '%.*s'", wh_kind_name(peer->who.kind),
+                 peer->who.code, (int)wh_utf8_prefix(topic, 100), topic);
         wh_log_warn("replay refused: %s", msg);
         wh_service_error(svc, peer, WH_EFORBIDDEN, "replay.topic", msg, 0);
         return 0;
@@ -618,9 +618,10 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
                      svc->step_answers ? "extra answers sent" : "its work is undone");
         if (svc->step_answers == 0) rc = WH_EINTERNAL;
     }
-    int answered = svc->step_answers > 0;
+    size_t mark = svc->step_mark;
     rc = wh__service_step_end(svc, rc);
-    if (rc && !wh_error_is_storage(rc) && !answered) {
+    /* refused after all: its refusal is what the step kept; none kept, say the code */
+    if (rc && !wh_error_is_storage(rc) && svc->n_out == mark) {
         svc->in_request = 0;
         wh_service_error(svc, peer, rc, "request", wh_strerror(rc), 0);
     }
@@ -708,7 +709,7 @@ static void s_on_tick(uv_timer_t *h)
 {
     wh_service_t *svc = h->data;
     wh__heartbeat_tick(svc);
-    s_peerq_sweep(svc);
+    s_peerq_sweep(svc, 0);
     int64_t now = wh_mono_ms();
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_tick(svc->followers[i], now);
 }
@@ -860,13 +861,10 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     hwm = WH_API_HWM;
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(svc->api), ZMQ_RCVHWM, &hwm, sizeof hwm);
-    /* a peer gone silent (a partition, a host gone) is cut after a few heartbeats (link.c) */
-    if (wh_link_watch(wh_sock_zmq(svc->api), cfg->heartbeat_ms) ||
-        wh_link_watch(wh_sock_zmq(svc->events), cfg->heartbeat_ms))
-        goto fail;
+    /* EXPERIMENT: no server-side heartbeats */
     if (wh_sock_bind(svc->api, cfg->api_endpoint) || wh_sock_bind(svc->events, cfg->events_endpoint))
         goto fail;
-    if (0 && svc->auth) wh_auth_on_revoke(svc->auth, s_on_revoke, svc);
+    if (svc->auth) wh_auth_on_revoke(svc->auth, s_on_revoke, svc);
 
     uv_idle_init(&svc->loop, &svc->pending);
     uv_check_init(&svc->loop, &svc->commit);
@@ -927,7 +925,7 @@ void wh_service_destroy(wh_service_t **self_p)
     wh_store_close(&svc->store);
     zmq_ctx_term(svc->zctx); /* every queued reply has been freed now */
     svc->released_bytes = 0;
-    s_peerq_sweep(svc);
+    s_peerq_sweep(svc, 1);
     wh__heartbeat_free(svc);
     free(svc->out);
     free(svc->peers);
