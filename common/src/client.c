@@ -3,6 +3,7 @@
 #include "whistle/clock.h"
 #include "whistle/codec.h"
 #include "whistle/error.h"
+#include "whistle/link.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ static int s_open(wh_client_t *self)
     zmq_setsockopt(self->zs, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(self->zs, ZMQ_MAXMSGSIZE, &max, sizeof max);
     if (wh_client_secure(self, self->zs)) return WH_EBUS;
+    /* the services' default heartbeat: a partitioned connection is cut and made again
+     * within seconds, so a later call is not lost in it (link.c) */
+    if (wh_link_watch(self->zs, WH_LINK_HEARTBEAT_MS)) return WH_EBUS;
     return zmq_connect(self->zs, self->endpoint) == 0 ? 0 : WH_EBUS;
 }
 

@@ -47,10 +47,32 @@ static void s_check_head(struct wh_follower *f, uint64_t from, uint64_t head)
     wh_log_error("following %s STOPPED: %s", f->name, f->stopped);
 }
 
+/* Anything from the upstream shows the link works. After a silence (a partition, the upstream
+ * down) what it published meanwhile went with the old connection, and a replay in flight
+ * may never be answered: ask again now, not after WH_REPLAY_TIMEOUT_MS. */
+static void s_heard(struct wh_follower *f)
+{
+    int64_t now = wh_mono_ms();
+    if (f->silent) {
+        wh_log_info("heard from %s again after %lld ms of silence; replaying", f->name,
+                    (long long)(now - f->heard_ms));
+        f->silent = 0;
+        f->replay_sent_ms = 0;
+        f->want_replay = 1;
+    }
+    f->heard_ms = now;
+}
+
+int wh__follower_silent(const struct wh_follower *f, int64_t now_mono)
+{
+    return f->silent || now_mono - f->heard_ms > wh_link_timeout_ms(f->svc->cfg.heartbeat_ms);
+}
+
 static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
     (void)sock;
     struct wh_follower *f = arg;
+    s_heard(f);
     if (m->n != 2) return;
     Whistle__V1__Envelope *env = wh_envelope_unpack(m->data[1], m->len[1]);
     if (!env) {
@@ -74,6 +96,7 @@ static void s_on_replay(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
     (void)sock;
     struct wh_follower *f = arg;
+    s_heard(f);
     if (m->n != 1) return;
     Whistle__V1__Reply *r = wh_reply_unpack(m->data[0], m->len[0]);
     if (!r) {
@@ -141,6 +164,11 @@ void wh__follower_after_commit(struct wh_follower *f, int committed)
 
 void wh__follower_tick(struct wh_follower *f, int64_t now)
 {
+    if (!f->silent && wh__follower_silent(f, now)) {
+        f->silent = 1; /* heartbeats stopped: a partition, or the upstream is down */
+        wh_log_warn("nothing from %s for %lld ms: not caught up until it is heard again", f->name,
+                    (long long)(now - f->heard_ms));
+    }
     if (f->replay_sent_ms && now - f->replay_sent_ms > WH_REPLAY_TIMEOUT_MS) {
         wh_log_warn("no replay reply from %s within %d ms; asking again", f->name,
                     WH_REPLAY_TIMEOUT_MS);
@@ -177,6 +205,11 @@ int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_e
     zmq_setsockopt(wh_sock_zmq(f->req), ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_SUBSCRIBE, f->topic, strlen(f->topic));
+    /* a silent upstream connection (a partition) is given up by the kernel after a few
+     * heartbeats and made again by ZeroMQ (link.c) */
+    if (wh_link_watch(wh_sock_zmq(f->sub), svc->cfg.heartbeat_ms) ||
+        wh_link_watch(wh_sock_zmq(f->req), svc->cfg.heartbeat_ms))
+        goto fail;
     if (svc->auth && !svc->client.secret_key[0]) {
         wh_log_error("keys are on: following %s needs this service's own key pair "
                      "(--service-key)", upstream);
@@ -198,6 +231,7 @@ int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_e
     if (rc) goto fail;
     f->committed = f->upstream_head = f->cursor;
     f->want_replay = 1;
+    f->heard_ms = wh_mono_ms(); /* it has until wh_link_timeout_ms to be heard */
     svc->followers[svc->n_followers++] = f;
     wh_log_info("following %s from %llu (requests %s, events %s)", upstream,
                 (unsigned long long)f->cursor, api_endpoint, events_endpoint);
@@ -222,7 +256,7 @@ int wh_service_caught_up(const wh_service_t *svc, const char *upstream)
         const struct wh_follower *f = svc->followers[i];
         if (strcmp(f->name, upstream) == 0)
             return !f->stopped[0] && f->replay_sent_ms == 0 && !f->want_replay &&
-                   f->cursor >= f->upstream_head;
+                   f->cursor >= f->upstream_head && !wh__follower_silent(f, wh_mono_ms());
     }
     return 0;
 }

@@ -183,7 +183,7 @@ class Cluster:
             sock.close(0)
         return replies
 
-    def ping(self, name, timeout=1.0):
+    def ping(self, name, timeout=5.0):
         req = self.pb.Request()
         req.ping.SetInParent()
         rep = self.call(name, req, timeout)

@@ -14,6 +14,7 @@
 #include "whistle/codec.h"
 #include "whistle/error.h"
 #include "whistle/json.h"
+#include "whistle/link.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -298,6 +299,7 @@ int ctl_tail_run(const struct ctl_tail_env *env, int argc, char **argv)
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     wh_client_secure(cl, sub); /* the same keys as the replay client, when keys are on */
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, t.topic, t.topic_len);
+    wh_link_watch(sub, WH_LINK_HEARTBEAT_MS); /* a partitioned link is cut and made again */
     zmq_connect(sub, env->events);
     int rc = 0, gap = 1;
     int64_t last_new = wh_mono_ms(), last_heard = last_new, last_replay = 0;

@@ -207,8 +207,18 @@ static int s_ping(int argc, char **argv)
                        p->cursors[k]->upstream_head);
                 if (p->cursors[k]->not_applied)
                     printf(" (%" PRIu64 " not applicable)", p->cursors[k]->not_applied);
+                if (p->cursors[k]->silent)
+                    printf(" SILENT %" PRId64 " ms", p->cursors[k]->silent_ms);
             }
             printf("\n");
+            for (size_t k = 0; k < p->n_cursors; k++)
+                if (p->cursors[k]->silent) {
+                    printf("%-13s SILENT nothing heard from %s for %" PRId64
+                           " ms (a partition, or %s is down): not caught up\n",
+                           "", p->cursors[k]->upstream, p->cursors[k]->silent_ms,
+                           p->cursors[k]->upstream);
+                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+                }
             for (size_t k = 0; k < p->n_cursors; k++)
                 if (p->cursors[k]->stopped && p->cursors[k]->stopped[0]) {
                     printf("%-13s STOPPED following %s: %s\n", "", p->cursors[k]->upstream,

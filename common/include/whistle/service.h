@@ -97,8 +97,10 @@ int wh_service_keyed(const wh_service_t *self);
 int wh_service_may_read(const wh_service_t *self, const struct wh_identity *who,
                         const char *topic);
 
-/* 1 when the follower of `upstream` has applied everything its upstream announced and has no
- * replay in flight: decisions taken now rest on an up-to-date view. */
+/* 1 when the follower of `upstream` has applied everything its upstream announced, has no
+ * replay in flight and has heard from it within wh_link_timeout_ms (a silent upstream, behind
+ * a partition or down, is unknown, not caught up): decisions taken now rest on an up-to-date
+ * view. */
 int wh_service_caught_up(const wh_service_t *self, const char *upstream);
 
 /* Runs until SIGTERM/SIGINT or wh_service_stop. 0 on a clean stop. */
