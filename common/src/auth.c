@@ -2,7 +2,9 @@
  * and the ZAP handler (RFC 27) on the service's loop, which accepts a CURVE peer only when its
  * key is on the allowlist and names it "<kind>:<code>" in the connection's User-Id. The
  * allowlist is read again whenever its file changes, so an operator adds a department's key
- * without a restart. */
+ * without a restart (it is watched: stat'ed every WH_ALLOW_POLL_MS). A reload that removes a key
+ * or changes its identity is reported (wh_auth_on_revoke): connections already open keep the
+ * User-Id they were given, so the service must make every peer connect again. */
 #include "whistle/auth.h"
 #include "whistle/bus.h"
 #include "whistle/codec.h"
@@ -222,8 +224,8 @@ int wh_allowlist_load(const char *path, struct wh_allow_entry **out, size_t *n, 
         struct wh_allow_entry e;
         memset(&e, 0, sizeof e);
         if (!s_z85_valid(key)) {
-            snprintf(err, errlen, "%s:%d: '%.48s' is not a 40-character Z85 public key", path,
-                     lineno, key);
+            wh_snprintf_utf8(err, errlen, "%s:%d: '%.*s' is not a 40-character Z85 public key",
+                             path, lineno, (int)wh_utf8_prefix(key, 48), key);
             rc = WH_EFIELD;
         } else if (!kind || !(e.who.kind = wh_kind_parse(kind))) {
             snprintf(err, errlen,
@@ -279,7 +281,21 @@ struct wh_auth {
     struct timespec allow_mtime;  /* of the file as last read */
     off_t allow_size;
     wh_sock_t *zap;               /* REP on inproc://zeromq.zap.01 */
+    uv_fs_poll_t *watch;          /* the allowlist file, stat'ed every WH_ALLOW_POLL_MS */
+    int revoked;                  /* a reload removed or changed a key; not reported yet */
+    wh_auth_fn on_revoke;         /* told after such a reload; NULL: nobody */
+    void *on_revoke_arg;
 };
+
+/* 1 when `arr` still lists `e`'s key as the same identity. */
+static int s_still_listed(const struct wh_allow_entry *arr, size_t n,
+                          const struct wh_allow_entry *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(arr[i].key, e->key) == 0)
+            return arr[i].who.kind == e->who.kind && strcmp(arr[i].who.code, e->who.code) == 0;
+    return 0;
+}
 
 /* Reads the allowlist again if its file changed; a bad new version keeps the old one. */
 static void s_reload(wh_auth_t *self)
@@ -298,11 +314,33 @@ static void s_reload(wh_auth_t *self)
         wh_log_error("allowlist not reloaded, the previous one stays: %s", err);
         return;
     }
+    /* a key gone, or naming someone else now: its open connections keep the old User-Id */
+    size_t gone = 0;
+    for (size_t i = 0; i < self->n_allow; i++)
+        if (!s_still_listed(arr, n, &self->allow[i])) gone++;
+    if (gone) self->revoked = 1;
     free(self->allow);
     self->allow = arr;
     self->n_allow = n;
-    wh_log_info("allowlist %s: %zu key(s)", self->allow_path, n);
+    wh_log_info("allowlist %s: %zu key(s), %zu removed or changed", self->allow_path, n, gone);
 }
+
+/* The allowlist file changed (or was replaced): read it, and report a revocation. The ZAP
+ * handler may have read it first; its revocation is reported here all the same. */
+static void s_on_watch(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
+{
+    (void)status;
+    (void)prev;
+    (void)curr;
+    wh_auth_t *self = h->data;
+    s_reload(self);
+    if (self->revoked && self->on_revoke) {
+        self->revoked = 0;
+        self->on_revoke(self->on_revoke_arg);
+    }
+}
+
+static void s_free_handle(uv_handle_t *h) { free(h); }
 
 static void s_on_zap(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
@@ -368,10 +406,23 @@ wh_auth_t *wh_auth_new(uv_loop_t *loop, void *zctx, const char *keys_path,
         snprintf(err, errlen, "cannot start the ZAP handler");
         goto fail;
     }
+    self->watch = malloc(sizeof *self->watch);
+    if (!self->watch || uv_fs_poll_init(loop, self->watch) != 0) {
+        free(self->watch);
+        self->watch = NULL;
+        snprintf(err, errlen, "cannot watch the allowlist %s", allow_path);
+        goto fail;
+    }
+    self->watch->data = self;
+    if (uv_fs_poll_start(self->watch, s_on_watch, allow_path, WH_ALLOW_POLL_MS) != 0) {
+        snprintf(err, errlen, "cannot watch the allowlist %s", allow_path);
+        goto fail;
+    }
     wh_log_info("keys on: server key %s, %zu allowed key(s) in %s", self->server.public_key,
                 self->n_allow, allow_path);
     return self;
 fail:
+    if (self->watch) uv_close((uv_handle_t *)self->watch, s_free_handle);
     wh_sock_destroy(&self->zap);
     free(self->allow);
     free(self);
@@ -383,6 +434,7 @@ void wh_auth_destroy(wh_auth_t **self_p)
     if (!self_p || !*self_p) return;
     wh_auth_t *self = *self_p;
     *self_p = NULL;
+    uv_close((uv_handle_t *)self->watch, s_free_handle);
     wh_sock_destroy(&self->zap);
     free(self->allow);
     free(self);
@@ -401,3 +453,9 @@ int wh_auth_server(wh_auth_t *self, void *zsock)
 }
 
 const struct wh_keypair *wh_auth_keypair(const wh_auth_t *self) { return &self->server; }
+
+void wh_auth_on_revoke(wh_auth_t *self, wh_auth_fn fn, void *arg)
+{
+    self->on_revoke = fn;
+    self->on_revoke_arg = arg;
+}

@@ -1,9 +1,13 @@
-/* authorize.c: who may take which action, by the identity a peer's key gives it (keys on).
+/* authorize.c: who may take which action, and read which case, figure row or grid visit, by
+ * the identity a peer's key gives it (keys on).
  *
  * A department acts only on its own assignment and only as itself; a township, street or
  * community resolves and assigns only as itself (whether it leads the case is the machine's
- * question); an integrator relays the resident's verification. Services and operators are not
- * limited, and with keys off nobody is identified and nothing is checked here. */
+ * question); an integrator relays the resident's verification. Reading follows the same lines:
+ * a department reads the cases it is or was assigned to, a township its unit's cases and its
+ * grids', an integrator the reports it submitted (report.source, which intake sets from its
+ * key). Services and operators are not limited, and with keys off nobody is identified and
+ * nothing is checked here. Pure functions of the identity, the catalog and the request. */
 #include "tracking.h"
 #include "whistle/error.h"
 #include <string.h>
@@ -58,4 +62,130 @@ int tracking_authorize(const struct wh_identity *who, const Whistle__V1__CaseAct
     return wh_field_error_set(err, WH_EFORBIDDEN, "case_action.action",
                               "%s is not taken through this endpoint by %s %s", act,
                               wh_kind_name(who->kind), who->code);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+static int s_unlimited(const struct wh_identity *who)
+{
+    return who->kind == WH_KIND_NONE || wh_identity_trusted(who);
+}
+
+static int s_is(const char *a, const char *code)
+{
+    return a && code[0] && strcmp(a, code) == 0;
+}
+
+int tracking_may_read_grid(const struct wh_identity *who, const struct wh_catalog *cat,
+                           const char *grid)
+{
+    if (s_unlimited(who)) return 1;
+    const struct wh_grid *g = cat && grid ? wh_catalog_grid(cat, grid) : NULL;
+    return who->kind == WH_KIND_TOWNSHIP && g &&
+           (s_is(g->community->code, who->code) || s_is(g->community->unit->code, who->code));
+}
+
+int tracking_may_read_case(const struct wh_identity *who, const struct wh_catalog *cat,
+                           const Whistle__V1__Case *c)
+{
+    if (s_unlimited(who)) return 1;
+    switch (who->kind) {
+    case WH_KIND_DEPARTMENT:
+        /* any assignment, whatever its state: a released or returned order was its too */
+        for (size_t i = 0; i < c->n_assignments; i++)
+            if (s_is(c->assignments[i]->department, who->code)) return 1;
+        return 0;
+    case WH_KIND_TOWNSHIP:
+        return s_is(c->lead_unit, who->code) || s_is(c->community, who->code) ||
+               (c->report && tracking_may_read_grid(who, cat, c->report->grid));
+    case WH_KIND_INTEGRATOR: return c->report && s_is(c->report->source, who->code);
+    default: return 0;
+    }
+}
+
+int tracking_may_list(const struct wh_identity *who, const struct wh_catalog *cat,
+                      Whistle__V1__ListCases *q, struct wh_field_error *err)
+{
+    if (s_unlimited(who)) return 0;
+    const char *dept = q->department ? q->department : "";
+    const char *unit = q->unit ? q->unit : "";
+    const char *grid = q->grid ? q->grid : "";
+    if (who->kind == WH_KIND_DEPARTMENT) {
+        if (dept[0] && strcmp(dept, who->code) != 0)
+            return wh_field_error_set(err, WH_EFORBIDDEN, "list_cases.department",
+                                      "this key is department '%s'; it lists its own cases, "
+                                      "not those of '%s'",
+                                      who->code, dept);
+        /* its own cases are exactly its idx_dept rows: that index pages them */
+        q->department = (char *)who->code;
+        return 0;
+    }
+    if (who->kind == WH_KIND_TOWNSHIP) {
+        const struct wh_community *cm = unit[0] && cat ? wh_catalog_community(cat, unit) : NULL;
+        if (unit[0] && strcmp(unit, who->code) != 0 && !(cm && s_is(cm->unit->code, who->code)))
+            return wh_field_error_set(err, WH_EFORBIDDEN, "list_cases.unit",
+                                      "this key is township '%s'; it may not list the cases of "
+                                      "'%s'",
+                                      who->code, unit);
+        if (grid[0] && !tracking_may_read_grid(who, cat, grid))
+            return wh_field_error_set(err, WH_EFORBIDDEN, "list_cases.grid",
+                                      "grid '%s' is not one of the grids of township '%s'", grid,
+                                      who->code);
+        return 0;
+    }
+    if (who->kind == WH_KIND_INTEGRATOR) return 0; /* what it submitted: filtered per case */
+    return wh_field_error_set(err, WH_EFORBIDDEN, "list_cases", "%s %s may not list cases",
+                              wh_kind_name(who->kind), who->code);
+}
+
+/* "department" (the default), "township", "grid", or NULL when `by` is none of them. */
+static const char *s_by(const char *by)
+{
+    if (!by || !by[0] || strcmp(by, "department") == 0) return "department";
+    if (strcmp(by, "township") == 0) return "township";
+    if (strcmp(by, "grid") == 0) return "grid";
+    return NULL;
+}
+
+int tracking_may_read_figures(const struct wh_identity *who, const Whistle__V1__Figures *q,
+                              struct wh_field_error *err)
+{
+    if (s_unlimited(who)) return 0;
+    const char *by = s_by(q->by);
+    if (!by) return 0; /* no grouping at all: the figures refuse it (EFIELD) */
+    if (who->kind == WH_KIND_DEPARTMENT && strcmp(by, "department") == 0) return 0;
+    if (who->kind == WH_KIND_TOWNSHIP && strcmp(by, "department") != 0) return 0;
+    return wh_field_error_set(err, WH_EFORBIDDEN, "figures.by",
+                              "%s %s may not read the figures by %s (a department reads its own "
+                              "row by department, a township its own by township or grid)",
+                              wh_kind_name(who->kind), who->code, by);
+}
+
+int tracking_may_read_figure_row(const struct wh_identity *who, const struct wh_catalog *cat,
+                                 const char *by, const char *key)
+{
+    if (s_unlimited(who)) return 1;
+    const char *b = s_by(by);
+    if (!b) return 0;
+    if (strcmp(b, "grid") == 0) return tracking_may_read_grid(who, cat, key);
+    /* by department: the department's own row; by township: the unit's own row */
+    int kind = strcmp(b, "department") == 0 ? WH_KIND_DEPARTMENT : WH_KIND_TOWNSHIP;
+    return who->kind == kind && s_is(key, who->code);
+}
+
+int tracking_may_read_visits(const struct wh_identity *who, const struct wh_catalog *cat,
+                             const Whistle__V1__Visits *q, struct wh_field_error *err)
+{
+    if (s_unlimited(who)) return 0;
+    const char *grid = q->grid ? q->grid : "";
+    if (who->kind != WH_KIND_TOWNSHIP)
+        return wh_field_error_set(err, WH_EFORBIDDEN, "visits.grid",
+                                  "%s %s may not read grid visits (the grid's township may)",
+                                  wh_kind_name(who->kind), who->code);
+    /* an unknown grid is the report's to refuse (EFIELD) */
+    if (grid[0] && cat && wh_catalog_grid(cat, grid) && !tracking_may_read_grid(who, cat, grid))
+        return wh_field_error_set(err, WH_EFORBIDDEN, "visits.grid",
+                                  "grid '%s' is not one of the grids of township '%s'", grid,
+                                  who->code);
+    return 0;
 }

@@ -400,6 +400,23 @@ int tracking_figures_compute(wh_store_t *st, MDB_txn *txn, const struct wh_catal
     return rc;
 }
 
+void tracking_figures_keep(Whistle__V1__FiguresReply *out, const struct wh_identity *who,
+                           const struct wh_catalog *cat)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n_rows; i++) {
+        Whistle__V1__FigureRow *fr = out->rows[i];
+        if (tracking_may_read_figure_row(who, cat, out->by, fr->key)) {
+            out->rows[kept++] = fr;
+            continue;
+        }
+        if (fr->key != protobuf_c_empty_string) free(fr->key);
+        if (fr->name != protobuf_c_empty_string) free(fr->name);
+        free(fr);
+    }
+    out->n_rows = kept;
+}
+
 void tracking_figures_free(Whistle__V1__FiguresReply *out)
 {
     if (!out) return;

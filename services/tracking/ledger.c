@@ -157,8 +157,10 @@ int tracking_ledger_history(wh_store_t *st, MDB_txn *txn, const char *id,
     return (int)n;
 }
 
-static int s_matches(const Whistle__V1__Case *c, const Whistle__V1__ListCases *q)
+static int s_matches(const Whistle__V1__Case *c, const Whistle__V1__ListCases *q,
+                     tracking_keep_fn keep, const void *keep_arg)
 {
+    if (keep && !keep(keep_arg, c)) return 0;
     if (q->state && (int)c->state != (int)q->state) return 0;
     if (q->unit && q->unit[0] && strcmp(c->lead_unit, q->unit) != 0) return 0;
     if (q->grid && q->grid[0] && (!c->report || strcmp(c->report->grid, q->grid) != 0)) return 0;
@@ -173,8 +175,8 @@ static int s_matches(const Whistle__V1__Case *c, const Whistle__V1__ListCases *q
 
 /* Open cases past their deadline at `now`, most overdue first, from idx_due. */
 static int s_list_overdue(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
-                          int64_t now, Whistle__V1__Case **arr, size_t limit, size_t *n_out,
-                          char *next_after)
+                          int64_t now, tracking_keep_fn keep, const void *keep_arg,
+                          Whistle__V1__Case **arr, size_t limit, size_t *n_out, char *next_after)
 {
     uint8_t key[KEYMAX];
     MDB_val mk = {0, key}, mv;
@@ -199,12 +201,13 @@ static int s_list_overdue(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListC
         Whistle__V1__Case *c = NULL;
         if (!(after_given && strcmp(id, q->after_case_id) == 0) &&
             tracking_ledger_get(st, txn, id, &c) == 0) {
-            if (s_matches(c, q) && n == limit) {
+            int match = s_matches(c, q, keep, keep_arg);
+            if (match && n == limit) {
                 whistle__v1__case__free_unpacked(c, NULL);
                 snprintf(next_after, 32, "%s", arr[n - 1]->id);
                 break;
             }
-            if (s_matches(c, q)) arr[n++] = c;
+            if (match) arr[n++] = c;
             else whistle__v1__case__free_unpacked(c, NULL);
         }
         rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT);
@@ -215,7 +218,8 @@ static int s_list_overdue(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListC
 }
 
 int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCases *q,
-                         int64_t now, Whistle__V1__Case ***out, size_t *n_out, char *next_after)
+                         int64_t now, tracking_keep_fn keep, const void *keep_arg,
+                         Whistle__V1__Case ***out, size_t *n_out, char *next_after)
 {
     /* pick the narrowest index the query names; the other filters are checked per case */
     const char *table = "cases";
@@ -246,7 +250,7 @@ int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCa
         *n_out = 0;
         next_after[0] = 0;
         if (!arr) return WH_ENOMEM;
-        return s_list_overdue(st, txn, q, now, arr, limit, n_out, next_after);
+        return s_list_overdue(st, txn, q, now, keep, keep_arg, arr, limit, n_out, next_after);
     }
     uint8_t key[KEYMAX];
     size_t plen = has_prefix ? strlen(prefix) + 1 : 0;
@@ -280,7 +284,7 @@ int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCa
         if (!(after_given && strcmp(id, q->after_case_id) == 0)) {
             Whistle__V1__Case *c = NULL;
             if (tracking_ledger_get(st, txn, id, &c) == 0) {
-                if (s_matches(c, q)) {
+                if (s_matches(c, q, keep, keep_arg)) {
                     if (n == limit) {
                         whistle__v1__case__free_unpacked(c, NULL);
                         snprintf(next_after, 32, "%s", arr[n - 1]->id);

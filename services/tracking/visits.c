@@ -144,6 +144,25 @@ int tracking_visits_report(wh_store_t *st, MDB_txn *txn, const struct wh_catalog
     return 0;
 }
 
+void tracking_visits_keep(Whistle__V1__VisitsReply *out, const struct wh_identity *who,
+                          const struct wh_catalog *cat)
+{
+    size_t kept = 0;
+    uint32_t short_count = 0;
+    for (size_t i = 0; i < out->n_rows; i++) {
+        Whistle__V1__VisitRow *r = out->rows[i];
+        if (!tracking_may_read_grid(who, cat, r->grid)) {
+            free(r);
+            continue;
+        }
+        if (r->under_minimum) short_count++;
+        out->rows[kept++] = r;
+    }
+    /* every under-minimum row of a kept grid is listed (short_only lists only those) */
+    out->n_rows = kept;
+    out->short_count = short_count;
+}
+
 void tracking_visits_free(Whistle__V1__VisitsReply *out)
 {
     for (size_t i = 0; i < out->n_rows; i++) free(out->rows[i]);

@@ -11,7 +11,9 @@
  *
  * Key files: NAME.key holds "public-key <z85>" and "secret-key <z85>" lines (mode 0600),
  * NAME.pub the public line only. The allowlist has one "<z85 public key> <kind> <code>" per
- * line (a line or a word after the code that starts with '#' is a comment); it is read again when the file changes. */
+ * line (a line or a word after the code that starts with '#' is a comment); it is read again
+ * when the file changes, and a key removed (or given another identity) is reported to the
+ * service, which makes every peer connect again (wh_auth_on_revoke). */
 #ifndef WHISTLE_AUTH_H
 #define WHISTLE_AUTH_H
 #include <stddef.h>
@@ -87,5 +89,14 @@ void wh_auth_destroy(wh_auth_t **self_p);
 int wh_auth_server(wh_auth_t *self, void *zsock);
 /* The server's key pair (its public key is what clients need). */
 const struct wh_keypair *wh_auth_keypair(const wh_auth_t *self);
+
+/* How often the allowlist file is stat'ed for a change, in ms. */
+#define WH_ALLOW_POLL_MS 500
+
+typedef void (*wh_auth_fn)(void *arg);
+/* Calls `fn(arg)` on the loop after a reload of the allowlist that removed a key or changed
+ * the identity of one (a key added calls nothing): open connections keep the User-Id the ZAP
+ * handler gave them, so the caller makes every peer connect and be vetted again. */
+void wh_auth_on_revoke(wh_auth_t *self, wh_auth_fn fn, void *arg);
 
 #endif
