@@ -3,7 +3,8 @@
 # The one install step: the README's commands, .ci/run and the Dockerfile's build stage use
 # this list. Idempotent: installs only what is missing.
 #
-#   deploy/install-deps.sh          build + test dependencies
+#   deploy/install-deps.sh          build + test dependencies (the fuzzers' clang too)
+#   deploy/install-deps.sh --build  what building needs (the Dockerfile's build stage)
 #   deploy/install-deps.sh --runtime    only what the services need at run time
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -19,9 +20,13 @@ BUILD_PKGS=(
   # docker-compose.yml is validated by `docker-compose config` (no engine needed)
   docker-compose
 )
+# the libFuzzer targets (tests/fuzz, -DWHISTLE_FUZZ=ON): clang 14 and its runtime, which holds
+# libclang_rt.fuzzer and the sanitizers; for the tests only, not for building an image
+FUZZ_PKGS=(clang libclang-rt-14-dev)
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 ca-certificates)
 
-pkgs=("${BUILD_PKGS[@]}")
+pkgs=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}")
+[ "${1:-}" = "--build" ] && pkgs=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--runtime" ] && pkgs=("${RUNTIME_PKGS[@]}")
 
 missing=()

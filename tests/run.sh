@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of whistle: installs what is missing, then two passes under ctest:
+# Runs every test of whistle: installs what is missing, then three passes under ctest:
 #   1. a release build with warnings as errors;
-#   2. the same with AddressSanitizer and UndefinedBehaviorSanitizer.
-# Build trees go to build-test/ and build-asan/ (override with WHISTLE_TEST_BUILD_ROOT).
+#   2. the same with AddressSanitizer and UndefinedBehaviorSanitizer;
+#   3. the libFuzzer targets (clang, ASan + UBSan), each for a bounded number of inputs over
+#      its seed corpus and past reproducers (docs/fuzzing.md; ctest label "fuzz").
+# Build trees go to build-test/, build-asan/ and build-fuzz/ (override with
+# WHISTLE_TEST_BUILD_ROOT).
 #
-#   tests/run.sh            both passes
-#   tests/run.sh -R e2e     extra arguments go to ctest (both passes)
+#   tests/run.sh            every pass
+#   tests/run.sh -R e2e     extra arguments go to ctest (every pass)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=${WHISTLE_TEST_BUILD_ROOT:-$top}
@@ -27,4 +30,12 @@ pass "release, -Werror" "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   pass "AddressSanitizer + UndefinedBehaviorSanitizer" "$root/build-asan" \
   -DCMAKE_BUILD_TYPE=Debug -DWHISTLE_SANITIZE=ON
+echo "==== libFuzzer targets (ASan + UBSan), bounded runs"
+cmake -S "$top" -B "$root/build-fuzz" -DWHISTLE_WERROR=ON -DWHISTLE_FUZZ=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# only the fuzzers (and what they link) are built in this tree; ctest -L fuzz runs only them
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzzers -- --no-print-directory 2>&1 |
+  grep -Ev '^\[ *[0-9]+%\]' || true
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzzers >/dev/null
+(cd "$root/build-fuzz" && ctest --output-on-failure -j"$jobs" -L fuzz "${ctest_args[@]}")
 echo "==== all passes green"

@@ -28,7 +28,7 @@ stop() {
 if [ "${1:-}" = "--stop" ]; then stop; exit 0; fi
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,10p' "$0"; exit 0; fi
 
-"$top/deploy/install-deps.sh"
+"$top/deploy/install-deps.sh" --build  # the fuzzers' clang is for tests/run.sh only
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 stop >/dev/null

@@ -1,0 +1,42 @@
+/* fuzz_notification_apply.c: notification's follower apply. The input is one Envelope as tracking
+ * would publish it; notification is made once (real configuration, ipc:// endpoints in a temporary
+ * folder, the test catalog), and each input is applied as the follower's next entry (its seq is set
+ * to the cursor + 1) and committed: it must be applied or recorded as not applicable, never fail
+ * the batch (fuzz_service.h says what else is checked). */
+#include "fuzz.h"
+#include "fuzz_service.h"
+#include "notification.h"
+#include "whistle/clock.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static struct wh_options s_opt;
+static struct wh_catalog *s_cat;
+static notification_t *s_svc;
+static struct wh_fuzz_svc s_f;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char err[256];
+    wh_fuzz_log("notification");
+    wh_fuzz_options(&s_opt, "notification");
+    s_cat = wh_catalog_load(s_opt.catalog, err, sizeof err);
+    if (!s_cat || !(s_svc = notification_new(&s_opt, s_cat))) {
+        fprintf(stderr, "fuzz_notification_apply: cannot start: %s\n", s_cat ? "see the log" : err);
+        abort();
+    }
+    wh_fuzz_svc_attach(&s_f, notification_service(s_svc));
+
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    Whistle__V1__Envelope *env = wh_envelope_unpack(data, size);
+    if (!env) return 0; /* the follower drops what does not decode (fuzz_codec covers it) */
+    wh_fuzz_svc_apply(&s_f, "tracking", 0, env);
+    whistle__v1__envelope__free_unpacked(env, NULL);
+    return 0;
+}

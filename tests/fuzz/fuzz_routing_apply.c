@@ -1,0 +1,56 @@
+/* fuzz_routing_apply.c: routing's follower apply. The input is one Envelope as intake or tracking
+ * would publish it; routing is made once (real configuration, ipc:// endpoints in a temporary
+ * folder, the test catalog, and cases C00000001.. reported by intake), and each input is applied as
+ * the follower's next entry (its seq is set to the cursor + 1) and committed: it must be applied or
+ * recorded as not applicable, never fail the batch (fuzz_service.h says what else is checked). */
+#include "fuzz.h"
+#include "fuzz_service.h"
+#include "routing.h"
+#include "whistle/clock.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct wh_options s_opt;
+static struct wh_catalog *s_cat;
+static routing_t *s_svc;
+static struct wh_fuzz_svc s_f;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char err[256];
+    wh_fuzz_log("routing");
+    wh_fuzz_options(&s_opt, "routing");
+    s_cat = wh_catalog_load(s_opt.catalog, err, sizeof err);
+    if (!s_cat || !(s_svc = routing_new(&s_opt, s_cat))) {
+        fprintf(stderr, "fuzz_routing_apply: cannot start: %s\n", s_cat ? "see the log" : err);
+        abort();
+    }
+    wh_fuzz_svc_attach(&s_f, routing_service(s_svc));
+    int64_t now = wh_now_ms();
+    for (int n = 1; n <= WH_FUZZ_CASES; n++) {
+        size_t len;
+        uint8_t *b = wh_fuzz_reported(n, now, &len);
+        Whistle__V1__Envelope *env = wh_envelope_unpack(b, len);
+        free(b);
+        if (!env) abort();
+        wh_fuzz_svc_apply(&s_f, "intake", 0, env);
+        whistle__v1__envelope__free_unpacked(env, NULL);
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    Whistle__V1__Envelope *env = wh_envelope_unpack(data, size);
+    if (!env) return 0; /* the follower drops what does not decode (fuzz_codec covers it) */
+    /* routing follows two upstreams: the stream says whose entry it is */
+    if (strncmp(env->stream, "tracking/", 9) == 0)
+        wh_fuzz_svc_apply(&s_f, "tracking", 1, env);
+    else
+        wh_fuzz_svc_apply(&s_f, "intake", 0, env);
+    whistle__v1__envelope__free_unpacked(env, NULL);
+    return 0;
+}
