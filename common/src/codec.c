@@ -220,19 +220,51 @@ uint8_t *wh_pack(const ProtobufCMessage *msg, size_t *len)
     return buf;
 }
 
+/* Frees the fields of `m` (and of every message in it) that whistle.v1 does not define.
+ * protobuf-c keeps them and packs them again, even ones no parser accepts (field number 0):
+ * a peer's unknown bytes must never reach a log that every follower has to decode. */
+static void s_drop_unknown(ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++) free(m->unknown_fields[i].data);
+    free(m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    char *base = (char *)m;
+    for (unsigned f = 0; f < d->n_fields; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+            continue;
+        int repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+        size_t count = repeated ? *(const size_t *)(base + fd->quantifier_offset) : 1;
+        ProtobufCMessage **items = repeated ? *(ProtobufCMessage ***)(base + fd->offset)
+                                            : (ProtobufCMessage **)(base + fd->offset);
+        for (size_t i = 0; i < count && items; i++)
+            if (items[i]) s_drop_unknown(items[i]);
+    }
+}
+
 Whistle__V1__Envelope *wh_envelope_unpack(const void *data, size_t len)
 {
-    return whistle__v1__envelope__unpack(NULL, len, data);
+    Whistle__V1__Envelope *m = whistle__v1__envelope__unpack(NULL, len, data);
+    if (m) s_drop_unknown(&m->base);
+    return m;
 }
 
 Whistle__V1__Request *wh_request_unpack(const void *data, size_t len)
 {
-    return whistle__v1__request__unpack(NULL, len, data);
+    Whistle__V1__Request *m = whistle__v1__request__unpack(NULL, len, data);
+    if (m) s_drop_unknown(&m->base);
+    return m;
 }
 
 Whistle__V1__Reply *wh_reply_unpack(const void *data, size_t len)
 {
-    return whistle__v1__reply__unpack(NULL, len, data);
+    Whistle__V1__Reply *m = whistle__v1__reply__unpack(NULL, len, data);
+    if (m) s_drop_unknown(&m->base);
+    return m;
 }
 
 static const char *s_enum_name(const ProtobufCEnumDescriptor *d, int v)

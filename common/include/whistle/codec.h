@@ -65,6 +65,9 @@ uint8_t *wh_pack(const ProtobufCMessage *msg, size_t *len);
 
 /* Unpacks; NULL when the bytes are not a valid message (truncated, wrong types). Caller frees
  * with the matching __free_unpacked(..., NULL). */
+/* The unpackers drop every field whistle.v1 does not define (protobuf-c would keep and pack
+ * them again, even a field number 0 no parser accepts): what a peer sends beyond the schema
+ * never reaches a log. NULL when the bytes are not the message. */
 Whistle__V1__Envelope *wh_envelope_unpack(const void *data, size_t len);
 Whistle__V1__Request *wh_request_unpack(const void *data, size_t len);
 Whistle__V1__Reply *wh_reply_unpack(const void *data, size_t len);
