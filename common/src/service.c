@@ -21,6 +21,8 @@
 
 static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
                          Whistle__V1__Reply *reply, int kind);
+static void s_error_now(wh_service_t *svc, const struct wh_peer *peer, int code,
+                        const char *field, const char *message);
 
 /* ---- the after-commit queue ------------------------------------------------------------ */
 
@@ -279,15 +281,7 @@ static void s_answer_failed(wh_service_t *svc, const char *cause)
         peer.id_len = svc->peers[i].id_len;
         peer.delimiter = svc->peers[i].delimiter;
         peer.request_id = svc->peers[i].request_id;
-        svc->in_request = 0;
-        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
-        Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
-        err.code = WH_ESTORE;
-        err.field = "";
-        err.message = msg;
-        reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
-        reply.error = &err;
-        s_reply_kind(svc, &peer, &reply, WH_OUT_FIXED);
+        s_error_now(svc, &peer, WH_ESTORE, "", msg);
     }
 }
 

@@ -724,3 +724,18 @@ void wh_fuzz_requests(const char *service, s_emit_fn emit, void *arg)
     if (strcmp(service, "tracking") == 0) s_tracking(emit, arg);
     if (strcmp(service, "notification") == 0) s_notification(emit, arg);
 }
+
+void wh_fuzz_svc_seed_cases(struct wh_fuzz_svc *f, const char *upstream)
+{
+    int64_t now = wh_now_ms();
+    int reported = strcmp(upstream, "intake") == 0;
+    for (int n = 1; n <= WH_FUZZ_CASES; n++) {
+        size_t len;
+        uint8_t *b = reported ? wh_fuzz_reported(n, now, &len) : wh_fuzz_dispatched(n, now, &len);
+        Whistle__V1__Envelope *env = b ? wh_envelope_unpack(b, len) : NULL;
+        free(b);
+        if (!env) abort();
+        wh_fuzz_svc_apply(f, upstream, 0, env);
+        whistle__v1__envelope__free_unpacked(env, NULL);
+    }
+}

@@ -66,6 +66,11 @@ int wh_fuzz_utf8_deep(const ProtobufCMessage *m, char *where, size_t len);
 
 /* ---- shared inputs (seed corpus and the targets' starting state) ------------------------ */
 
+/* Applies cases C00000001..WH_FUZZ_CASES as `upstream` announces them ("intake":
+ * case.reported, "routing": case.dispatched) through its follower (slot 0), so a target has
+ * cases to act on; aborts if one cannot be made. */
+void wh_fuzz_svc_seed_cases(struct wh_fuzz_svc *f, const char *upstream);
+
 /* How many cases the builders below know: C00000001 .. C0000000<WH_FUZZ_CASES>. */
 #define WH_FUZZ_CASES 4
 

@@ -29,17 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     wh_fuzz_svc_attach(&s_f, tracking_service(s_svc));
-    /* cases to act on: C00000001.. as routing announced them */
-    int64_t now = wh_now_ms();
-    for (int n = 1; n <= WH_FUZZ_CASES; n++) {
-        size_t len;
-        uint8_t *b = wh_fuzz_dispatched(n, now, &len);
-        Whistle__V1__Envelope *env = wh_envelope_unpack(b, len);
-        free(b);
-        if (!env) abort();
-        wh_fuzz_svc_apply(&s_f, "routing", 0, env);
-        whistle__v1__envelope__free_unpacked(env, NULL);
-    }
+    wh_fuzz_svc_seed_cases(&s_f, "routing"); /* cases to act on: C00000001.. */
     return 0;
 }
 
