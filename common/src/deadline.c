@@ -21,6 +21,8 @@ struct wh_deadlines {
     int64_t armed_for;  /* due time the timer is set for; 0 none, -1 waiting on the gate,
                            -2 fired: retrying unless a commit re-arms it */
     int64_t retry_ms;   /* pause before firing again when the firing's batch failed */
+    char skip_id[WH_DEADLINE_ID_MAX + 1]; /* refused after it wrote: its row only is removed */
+    int64_t skip_due;                     /* ... when it fires again */
 };
 
 static size_t s_key(uint8_t *key, int64_t due, const char *id)
@@ -86,19 +88,34 @@ static void s_on_timer(uv_timer_t *h)
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !wh__service_redoing(self->svc); i++) {
+        if (self->skip_due == due[i].due && strcmp(self->skip_id, due[i].id) == 0) {
+            self->skip_due = 0; /* refused after it wrote, last time: its row goes, no more */
+            if (wh_error_is_storage(wh_deadlines_move(self, txn, due[i].id, due[i].due, 0))) break;
+            continue;
+        }
         MDB_txn *step = wh__service_step_begin(self->svc);
         if (!step) break;
-        rc = wh_deadlines_move(self, step, due[i].id, due[i].due, 0);
-        if (rc == 0) rc = self->fire(self->arg, step, due[i].id, due[i].due, now);
+        /* the expiry decides first (its callback is told the row is gone), then the row goes:
+         * a refusal before any write then leaves nothing to undo */
+        rc = self->fire(self->arg, step, due[i].id, due[i].due, now);
+        if (rc == 0) rc = wh_deadlines_move(self, step, due[i].id, due[i].due, 0);
         rc = wh__service_step_end(self->svc, rc);
         if (wh_error_is_storage(rc)) break; /* nothing of this firing is kept */
+        if (rc && wh__service_redoing(self->svc)) {
+            /* it wrote, then was refused: the batch is done again without it; next time it
+             * fires, only its row is removed */
+            memcpy(self->skip_id, due[i].id, sizeof self->skip_id); /* both NUL-ended */
+            self->skip_due = due[i].due;
+            wh_log_warn("deadline of %s (%s) refused after it wrote (%s): done again without it",
+                        due[i].id, self->table, wh_errname(rc));
+            break;
+        }
         if (rc) {
             /* a decision: this expiry does not apply; its row goes, nothing else */
             wh_log_warn("deadline of %s (%s) not applicable, removed: %s", due[i].id,
                         self->table, wh_strerror(rc));
-            if (wh_error_is_storage(wh_deadlines_move(self, wh_service_txn(self->svc),
-                                                      due[i].id, due[i].due, 0)))
+            if (wh_error_is_storage(wh_deadlines_move(self, txn, due[i].id, due[i].due, 0)))
                 break;
         }
     }

@@ -150,6 +150,7 @@ int wh_eventlog_trim(wh_store_t *st, MDB_txn *txn, const char *stream,
         }
         if (rc != 0) break;
         if (!s_expired(keep, now_ms, seq, head, &v)) break;
+        wh_store_wrote(st);
         if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
         n++;
     }

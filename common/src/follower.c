@@ -16,16 +16,33 @@
 
 /* Applies `env` if it is the next entry, as a step of the batch. 1 applied (or recorded as
  * not applicable: a decision about this entry, which must never stop the follower), 0 skipped,
- * <0 a storage failure: the batch fails and is retried after a pause. */
+ * <0 the batch fails (a storage failure: retried after a pause) or is redone (the entry was
+ * refused after it wrote: it comes back by replay and is then passed). */
 static int s_apply(struct wh_follower *f, const Whistle__V1__Envelope *env)
 {
-    if (env->seq != f->cursor + 1 || f->stopped[0]) return 0;
-    if (!wh__service_step_begin(f->svc)) return WH_ESTORE;
-    int rc = wh__service_step_end(f->svc, f->apply(f->arg, f->svc, wh_service_txn(f->svc), env));
+    if (env->seq != f->cursor + 1 || f->stopped[0] || wh__service_redoing(f->svc)) return 0;
+    if (env->seq == f->skip_seq) {
+        f->skip_seq = 0;
+        f->not_applied++;
+        f->cursor = env->seq;
+        wh_log_warn("%s%llu (%s) not applicable, passed", f->topic, (unsigned long long)env->seq,
+                    env->event_id ? env->event_id : "");
+        return 1;
+    }
+    MDB_txn *txn = wh__service_step_begin(f->svc);
+    if (!txn) return WH_ESTORE;
+    int rc = wh__service_step_end(f->svc, f->apply(f->arg, f->svc, txn, env));
     if (wh_error_is_storage(rc)) return rc; /* logged once per cause by the commit */
+    if (rc && wh__service_redoing(f->svc)) {
+        f->skip_seq = env->seq; /* its writes go with this batch; passed when it comes again */
+        wh_log_warn("%s%llu (%s) refused after it wrote (%s): the batch is done again without it",
+                    f->topic, (unsigned long long)env->seq, env->event_id ? env->event_id : "",
+                    wh_errname(rc));
+        return rc;
+    }
     if (rc) {
         f->not_applied++;
-        wh_log_warn("%s%llu (%s) not applicable, skipped: %s", f->topic,
+        wh_log_warn("%s%llu (%s) not applicable, passed: %s", f->topic,
                     (unsigned long long)env->seq, env->event_id ? env->event_id : "",
                     wh_strerror(rc));
     }

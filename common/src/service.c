@@ -212,40 +212,36 @@ static uint8_t *s_dup(const void *p, size_t n)
     return d;
 }
 
-/* ---- steps: one input, all or nothing --------------------------------------------------- */
+/* ---- steps: one input, all or nothing ---------------------------------------------------
+ *
+ * Every input (a request, an upstream entry, an expiry) runs as a step of the batch. A
+ * decision about it (a refusal, "not applicable") drops what it queued, keeps its refusal and
+ * lets the batch go on. Most decisions come before any write; one that comes after (a string
+ * the log refuses, a handler that did not answer) cannot be undone inside the batch's txn, so
+ * the whole batch is aborted at the commit and done again without that input: its requests
+ * are kept and run again, upstream entries come back by replay, expiries by their timer.
+ * LMDB's nested transactions would undo it in place, but each costs a 3 MB allocation: nearly
+ * free with glibc, a millisecond with AddressSanitizer, for every input. */
 
 MDB_txn *wh__service_step_begin(wh_service_t *svc)
 {
     s_commit_soon(svc);
-    MDB_txn *txn = wh_store_step_begin(svc->store);
     svc->step_mark = svc->n_out;
     svc->step_answers = 0;
     svc->step_head = svc->batch_head;
-    return txn;
-}
-
-/* A step for an input that only reads: the batch's txn, with the step's bookkeeping. */
-static MDB_txn *s_read_begin(wh_service_t *svc)
-{
-    s_commit_soon(svc);
-    svc->step_mark = svc->n_out;
-    svc->step_answers = 0;
-    svc->step_head = svc->batch_head;
+    svc->step_writes = wh_store_writes(svc->store);
     return wh_store_txn(svc->store);
 }
 
 int wh__service_step_end(wh_service_t *svc, int rc)
 {
-    if (rc == 0) {
-        int merged = wh_store_step_end(svc->store, 1);
-        return merged;
-    }
-    wh_store_step_end(svc->store, 0);
+    if (rc == 0) return 0;
     if (wh_error_is_storage(rc)) {
         wh_store_fail(svc->store);
         return rc;
     }
-    /* a decision about this input: undo what it queued, but keep its refusal */
+    if (wh_store_writes(svc->store) != svc->step_writes) svc->redo = 1;
+    /* a decision about this input: drop what it queued, but keep its refusal */
     size_t keep = svc->step_mark;
     for (size_t i = svc->step_mark; i < svc->n_out; i++) {
         struct wh_out *o = &svc->out[i];
@@ -261,6 +257,8 @@ int wh__service_step_end(wh_service_t *svc, int rc)
     return rc;
 }
 
+int wh__service_redoing(const wh_service_t *svc) { return svc->redo; }
+
 int wh__service_backing_off(const wh_service_t *svc, int64_t now)
 {
     return svc->retry_at_ms && now < svc->retry_at_ms;
@@ -274,15 +272,7 @@ static void s_answer_failed(wh_service_t *svc, const char *cause)
     char msg[256];
     snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
              cause[0] ? cause : "unknown cause");
-    for (size_t i = 0; i < svc->n_peers; i++) {
-        struct wh_peer peer;
-        memset(&peer, 0, sizeof peer);
-        memcpy(peer.id, svc->peers[i].id, svc->peers[i].id_len);
-        peer.id_len = svc->peers[i].id_len;
-        peer.delimiter = svc->peers[i].delimiter;
-        peer.request_id = svc->peers[i].request_id;
-        s_error_now(svc, &peer, WH_ESTORE, "", msg);
-    }
+    for (size_t i = 0; i < svc->n_reqs; i++) s_error_now(svc, &svc->reqs[i].peer, WH_ESTORE, "", msg);
 }
 
 static void s_on_retry(uv_timer_t *h);
@@ -307,7 +297,7 @@ static void s_failed(wh_service_t *svc, int rc)
         svc->fail_since_ms = svc->fail_logged_ms = now;
         wh_log_error("storage failure: %s; the batch (%zu request(s)) is not kept: requests are "
                      "answered ESTORE, upstream entries retried (every %lld ms at most)",
-                     cause, svc->n_peers, (long long)WH_RETRY_MAX_MS);
+                     cause, svc->n_reqs, (long long)WH_RETRY_MAX_MS);
     } else {
         svc->fail_run++;
         if (now - svc->fail_logged_ms >= WH_FAIL_LOG_MS) {
@@ -339,9 +329,13 @@ static void s_recovered(wh_service_t *svc)
     wh_store_clear_cause(svc->store);
 }
 
+static void s_redo(wh_service_t *svc);
+static void s_reqs_clear(wh_service_t *svc);
+
 static void s_commit(wh_service_t *svc)
 {
     uv_idle_stop(&svc->pending);
+    while (svc->redo) s_redo(svc);
     int rc = 0, had_batch = wh_store_in_batch(svc->store);
     if (had_batch) {
         MDB_txn *txn = wh_service_txn(svc);
@@ -359,7 +353,7 @@ static void s_commit(wh_service_t *svc)
         s_answer_failed(svc, svc->fail_cause);
         s_flush(svc, 0);
     }
-    svc->n_peers = 0;
+    s_reqs_clear(svc);
     for (size_t i = 0; i < svc->n_followers; i++)
         wh__follower_after_commit(svc->followers[i], rc == 0);
 }
@@ -535,24 +529,92 @@ static int s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
     return 0;
 }
 
-/* Remembers a request answered from the batch, to answer it ESTORE if the batch fails. */
-static void s_batch_peer(wh_service_t *svc, const struct wh_peer *peer)
+/* Remembers a request of the batch (a copy of its frame): answered ESTORE if the batch fails,
+ * run again if it is redone. NULL when it cannot be kept (the batch then fails). */
+static struct wh_batch_req *s_batch_req(wh_service_t *svc, const struct wh_peer *peer,
+                                        const void *frame, size_t len)
 {
-    if (svc->n_peers == svc->cap_peers) {
-        size_t cap = svc->cap_peers ? svc->cap_peers * 2 : 64;
-        struct wh_batch_peer *p = realloc(svc->peers, cap * sizeof *p);
-        if (!p) {
-            wh_store_fail(svc->store);
-            return;
-        }
-        svc->peers = p;
-        svc->cap_peers = cap;
+    if (svc->n_reqs == svc->cap_reqs) {
+        size_t cap = svc->cap_reqs ? svc->cap_reqs * 2 : 64;
+        struct wh_batch_req *r = realloc(svc->reqs, cap * sizeof *r);
+        if (!r) goto fail;
+        svc->reqs = r;
+        svc->cap_reqs = cap;
     }
-    struct wh_batch_peer *p = &svc->peers[svc->n_peers++];
-    memcpy(p->id, peer->id, peer->id_len);
-    p->id_len = peer->id_len;
-    p->delimiter = peer->delimiter;
-    p->request_id = peer->request_id;
+    struct wh_batch_req *r = &svc->reqs[svc->n_reqs];
+    memset(r, 0, sizeof *r);
+    r->peer = *peer;
+    if (!(r->frame = s_dup(frame, len))) goto fail;
+    r->len = len;
+    svc->n_reqs++;
+    return r;
+fail:
+    wh_store_fail(svc->store);
+    return NULL;
+}
+
+static void s_reqs_clear(wh_service_t *svc)
+{
+    for (size_t i = 0; i < svc->n_reqs; i++) {
+        free(svc->reqs[i].frame);
+        s_out_free(&svc->reqs[i].refusal);
+    }
+    svc->n_reqs = 0;
+}
+
+static void s_request(wh_service_t *svc, const struct wh_peer *peer,
+                      const Whistle__V1__Request *req, const void *frame, size_t len);
+
+/* The batch is done again without the input that wrote and was then refused: everything of it
+ * is aborted, its requests run again (that one is answered its refusal), and the followers
+ * replay from their durable cursors (leaving out the entry they were told to). */
+static void s_redo(wh_service_t *svc)
+{
+    svc->redo = 0;
+    wh_store_abort(svc->store);
+    svc->batch_head = svc->head;
+    s_flush(svc, 0);
+    for (size_t i = 0; i < svc->n_followers; i++) wh__follower_after_commit(svc->followers[i], 0);
+    struct wh_batch_req *reqs = svc->reqs;
+    size_t n = svc->n_reqs;
+    svc->reqs = NULL;
+    svc->n_reqs = svc->cap_reqs = 0;
+    wh_log_warn("a batch of %zu request(s) is done again without an input refused after it "
+                "wrote", n);
+    for (size_t i = 0; i < n; i++) {
+        struct wh_batch_req *r = &reqs[i];
+        if (!r->poisoned) {
+            wh_service_handle(svc, &r->peer, r->frame, r->len);
+            continue;
+        }
+        /* still refused, in the new batch too (its answer waits for that one's commit) */
+        struct wh_batch_req *again = s_batch_req(svc, &r->peer, r->frame, r->len);
+        if (!again) continue;
+        again->poisoned = 1;
+        again->code = r->code;
+        again->refusal = r->refusal;
+        r->refusal.n = 0;
+        uint8_t *copy[3];
+        size_t k = 0;
+        for (; k < again->refusal.n; k++) {
+            copy[k] = again->refusal.frame[k] ? s_dup(again->refusal.frame[k], again->refusal.len[k])
+                                              : NULL;
+            if (again->refusal.frame[k] && !copy[k]) break;
+        }
+        if (again->refusal.n && k == again->refusal.n) {
+            wh__service_queue(svc, again->refusal.sock, WH_OUT_REFUSAL, k, copy,
+                              again->refusal.len);
+        } else {
+            while (k > 0) free(copy[--k]);
+            svc->in_request = 0;
+            wh_service_error(svc, &r->peer, r->code, "request", wh_strerror(r->code), 0);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(reqs[i].frame);
+        s_out_free(&reqs[i].refusal);
+    }
+    free(reqs);
 }
 
 /* Answers a request on its own, outside the batch (Ping, refusals before any work). */
@@ -570,9 +632,9 @@ static void s_error_now(wh_service_t *svc, const struct wh_peer *peer, int code,
 }
 
 /* Runs one request as a step of the batch: answered exactly once, or the batch fails (and the
- * request is then answered ESTORE). */
+ * request is then answered ESTORE), or the batch is redone (and it is run again). */
 static void s_request(wh_service_t *svc, const struct wh_peer *peer,
-                      const Whistle__V1__Request *req)
+                      const Whistle__V1__Request *req, const void *frame, size_t len)
 {
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_PING) {
         s_ping(svc, peer);
@@ -601,10 +663,7 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
         s_error_now(svc, peer, WH_EBUSY, "request", msg);
         return;
     }
-    /* Replay only reads: it runs in the batch itself (a nested txn costs a 3 MB allocation in
-     * LMDB, nearly free with glibc but a millisecond under AddressSanitizer) */
-    int reads_only = req->body_case == WHISTLE__V1__REQUEST__BODY_REPLAY;
-    MDB_txn *txn = reads_only ? s_read_begin(svc) : wh__service_step_begin(svc);
+    MDB_txn *txn = wh__service_step_begin(svc);
     if (!txn) {
         char msg[256];
         snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
@@ -612,7 +671,8 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
         s_error_now(svc, peer, WH_ESTORE, "", msg);
         return;
     }
-    s_batch_peer(svc, peer);
+    struct wh_batch_req *rec = s_batch_req(svc, peer, frame, len);
+    if (!rec) return; /* the batch fails and is answered ESTORE */
     svc->in_request = 1;
     int rc = req->body_case == WHISTLE__V1__REQUEST__BODY_REPLAY
                  ? s_replay(svc, txn, peer, req->replay)
@@ -627,11 +687,25 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
     }
     size_t mark = svc->step_mark;
     rc = wh__service_step_end(svc, rc);
-    /* refused after all: its refusal is what the step kept; none kept, say the code */
-    if (rc && !wh_error_is_storage(rc) && svc->n_out == mark) {
-        svc->in_request = 0;
-        wh_service_error(svc, peer, rc, "request", wh_strerror(rc), 0);
+    if (!rc || wh_error_is_storage(rc)) return;
+    if (svc->redo) {
+        /* it wrote, then was refused: the batch is redone without it; its answer waits */
+        rec = &svc->reqs[svc->n_reqs - 1];
+        rec->poisoned = 1;
+        rec->code = rc;
+        if (svc->n_out > mark) {
+            rec->refusal = svc->out[mark]; /* its first refusal; any other is dropped */
+            if (rec->refusal.q) atomic_fetch_sub(&rec->refusal.q->bytes, rec->refusal.len[rec->refusal.n - 1]);
+            rec->refusal.q = NULL;
+            for (size_t i = mark + 1; i < svc->n_out; i++) s_out_free(&svc->out[i]);
+            svc->n_out = mark;
+        }
+        wh_log_warn("request %llu refused after it wrote (%s): the batch is done again without it",
+                    (unsigned long long)peer->request_id, wh_errname(rc));
+        return;
     }
+    /* refused: its refusal is what the step kept; none kept, say the code */
+    if (svc->n_out == mark) wh_service_error(svc, peer, rc, "request", wh_strerror(rc), 0);
 }
 
 static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
@@ -672,6 +746,12 @@ static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void *frame,
                        size_t len)
 {
+    if (svc->redo) {
+        /* this batch is done again at its commit: the request runs then */
+        s_commit_soon(svc);
+        s_batch_req(svc, peer, frame, len);
+        return;
+    }
     Whistle__V1__Request *req = wh_request_unpack(frame, len);
     if (!req) {
         wh_log_warn("refused a request of %zu bytes that is not a whistle.v1.Request", len);
@@ -681,7 +761,7 @@ void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void
     }
     struct wh_peer p = *peer;
     p.request_id = req->request_id;
-    s_request(svc, &p, req);
+    s_request(svc, &p, req, frame, len);
     whistle__v1__request__free_unpacked(req, NULL);
 }
 
@@ -938,7 +1018,8 @@ void wh_service_destroy(wh_service_t **self_p)
     s_peerq_sweep(svc, 1);
     wh__heartbeat_free(svc);
     free(svc->out);
-    free(svc->peers);
+    s_reqs_clear(svc);
+    free(svc->reqs);
     free(svc);
 }
 

@@ -44,6 +44,7 @@ struct wh_follower {
     int64_t replay_sent_ms;   /* monotonic time of the request in flight, 0 = none */
     int want_replay;          /* ask once the batch is committed */
     uint64_t not_applied;     /* entries recorded as not applicable since start */
+    uint64_t skip_seq;        /* refused after it wrote: not applicable when it comes again */
     uint64_t replay_id;       /* request id of the latest replay request */
     uint64_t replay_from;     /* ... and the sequence it asked from */
     char stopped[512];        /* "" or why the follower stopped (its upstream diverged) */
@@ -70,12 +71,16 @@ struct wh_out {
     size_t len[3];
 };
 
-/* A request answered from the batch: if the batch fails it is answered ESTORE. */
-struct wh_batch_peer {
-    uint8_t id[256];
-    size_t id_len;
-    int delimiter;
-    uint64_t request_id;
+/* A request of the open batch: answered ESTORE if the batch fails; run again if the batch is
+ * redone (see wh__service_step_end), or, if it is the input that was refused after writing,
+ * answered with its refusal. */
+struct wh_batch_req {
+    struct wh_peer peer;
+    uint8_t *frame;           /* the Request as received, malloc'd */
+    size_t len;
+    int poisoned;             /* refused after it wrote: not run again */
+    int code;                 /* ... its code */
+    struct wh_out refusal;    /* ... and the refusal it queued (n 0: none) */
 };
 
 /* Bytes of replies queued in ZeroMQ for one ROUTER peer (see WH_PEER_QUEUE_BYTES). */
@@ -107,8 +112,11 @@ struct wh_service {
     struct wh_out *out;
     size_t n_out, cap_out;
     size_t out_bytes;         /* bytes queued in this batch (bounded by WH_BATCH_BYTES) */
-    struct wh_batch_peer *peers; /* requests answered from this batch */
-    size_t n_peers, cap_peers;
+    struct wh_batch_req *reqs; /* requests answered from this batch */
+    size_t n_reqs, cap_reqs;
+    int redo;                 /* an input wrote, then was refused: the batch is done again
+                                 without it (its writes are then undone) */
+    uint64_t step_writes;     /* the store's write count when the open step began */
     size_t step_mark;         /* n_out when the open step began */
     int step_answers;         /* answers queued by the open step's request */
     int in_request;           /* the open step is a request (answers are counted) */
@@ -154,12 +162,16 @@ void wh__heartbeat_free(wh_service_t *svc);
 /* service.c */
 void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, uint8_t **frames,
                        const size_t *lens);
-/* Opens a step for one input (a nested transaction of the batch). NULL: storage failure. */
+/* Opens a step for one input, in the batch's txn. NULL: storage failure. */
 MDB_txn *wh__service_step_begin(wh_service_t *svc);
-/* Ends the step with the input's result `rc`: 0 keeps it; a storage error fails the batch; any
- * other code is a decision about the input: its writes and its queued sends are undone (its
- * refusals kept). Returns `rc`, or the storage error met while merging the step. */
+/* Ends the step with the input's result `rc` and returns it: 0 keeps it; a storage error fails
+ * the batch; any other code is a decision about the input: what it queued is dropped (its
+ * refusals kept), and if it wrote anything the batch is redone without it at the commit
+ * (wh__service_redoing is then 1: the caller remembers which input to leave out). */
 int wh__service_step_end(wh_service_t *svc, int rc);
+/* 1 when the open batch will be redone: inputs wait for the redo (requests are kept and run
+ * again, upstream entries come back by replay, expiries by their timer). */
+int wh__service_redoing(const wh_service_t *svc);
 /* 1 while followers and timers must wait before retrying after a failed batch. */
 int wh__service_backing_off(const wh_service_t *svc, int64_t now_mono);
 

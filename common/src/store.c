@@ -1,7 +1,7 @@
-/* store.c: the LMDB environment of one service, its tables, the batch write transaction, the
- * steps inside it (one nested transaction per input, so a decision about one input undoes
- * exactly its own writes) and map growth. LMDB return codes are turned into whistle codes here
- * and nowhere else; the cause of a failed batch is kept for the service to report. */
+/* store.c: the LMDB environment of one service, its tables, the batch write transaction (and
+ * a count of its writes, so the service knows whether an input wrote before it was refused)
+ * and map growth. LMDB return codes are turned into whistle codes here and nowhere else; the
+ * cause of a failed batch is kept for the service to report. */
 #include "whistle/store.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -21,7 +21,7 @@ struct wh_store {
     MDB_dbi dbis[WH_STORE_MAX_TABLES];
     size_t n_tables;
     MDB_txn *batch;    /* the open batch, or NULL */
-    MDB_txn *step;     /* the open step: a child of the batch, or NULL */
+    uint64_t writes;   /* puts and deletes since the store opened (wh_store_writes) */
     int batch_failed;  /* a storage operation in the batch failed: commit must abort */
     int map_full;      /* ... and it failed for MDB_MAP_FULL */
     int cause_rc;      /* LMDB or errno code of the last storage failure, 0 none */
@@ -151,7 +151,6 @@ MDB_env *wh_store_env(const wh_store_t *self) { return self->env; }
 
 MDB_txn *wh_store_txn(wh_store_t *self)
 {
-    if (self->step) return self->step;
     if (self->batch) return self->batch;
     s_grow_if_needed(self, 0);
     int rc = mdb_txn_begin(self->env, NULL, 0, &self->batch);
@@ -167,40 +166,9 @@ MDB_txn *wh_store_txn(wh_store_t *self)
 
 int wh_store_in_batch(const wh_store_t *self) { return self->batch != NULL; }
 
-MDB_txn *wh_store_step_begin(wh_store_t *self)
-{
-    if (self->step) return self->step; /* steps do not nest: the outer one owns it */
-    MDB_txn *batch = wh_store_txn(self);
-    if (!batch) return NULL;
-    int rc = mdb_txn_begin(self->env, batch, 0, &self->step);
-    if (rc != 0) {
-        self->step = NULL;
-        self->batch_failed = 1;
-        s_cause(self, rc, "begin step");
-        return NULL;
-    }
-    return self->step;
-}
+uint64_t wh_store_writes(const wh_store_t *self) { return self->writes; }
 
-int wh_store_step_end(wh_store_t *self, int keep)
-{
-    MDB_txn *step = self->step;
-    if (!step) return 0;
-    self->step = NULL;
-    if (!keep || self->batch_failed) {
-        mdb_txn_abort(step);
-        return 0;
-    }
-    int rc = mdb_txn_commit(step); /* into the batch: nothing is durable before the batch is */
-    if (rc != 0) {
-        self->batch_failed = 1;
-        s_cause(self, rc, "step");
-        return s_convert(rc) == WH_ETOOBIG ? WH_ESTORE : s_convert(rc);
-    }
-    return 0;
-}
-
-int wh_store_in_step(const wh_store_t *self) { return self->step != NULL; }
+void wh_store_wrote(wh_store_t *self) { self->writes++; }
 
 size_t wh_store_max_key(const wh_store_t *self) { return self->max_key; }
 
@@ -215,13 +183,6 @@ void wh_store_clear_cause(wh_store_t *self)
 int wh_store_commit(wh_store_t *self)
 {
     if (!self->batch) return 0;
-    if (self->step) {
-        mdb_txn_abort(self->step); /* a step left open is a bug: keep nothing of it */
-        self->step = NULL;
-        self->batch_failed = 1;
-        snprintf(self->cause, sizeof self->cause, "a step was left open");
-        self->cause_rc = -1;
-    }
     MDB_txn *txn = self->batch;
     self->batch = NULL;
     if (self->batch_failed) {
@@ -252,8 +213,6 @@ void wh_store_fail(wh_store_t *self)
 
 void wh_store_abort(wh_store_t *self)
 {
-    if (self->step) mdb_txn_abort(self->step);
-    self->step = NULL;
     if (!self->batch) return;
     mdb_txn_abort(self->batch);
     self->batch = NULL;
@@ -265,7 +224,7 @@ void wh_store_abort(wh_store_t *self)
 static int s_fail(wh_store_t *self, MDB_txn *txn, int rc, const char *what)
 {
     if (rc == MDB_BAD_VALSIZE) return WH_ETOOBIG;
-    if (txn && (txn == self->batch || txn == self->step)) {
+    if (txn && txn == self->batch) {
         self->batch_failed = 1;
         if (rc == MDB_MAP_FULL) self->map_full = 1;
         s_cause(self, rc, what);
@@ -280,6 +239,7 @@ int wh_store_put(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, s
 {
     if (klen == 0 || klen > self->max_key) return WH_ETOOBIG; /* before LMDB sees it */
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    self->writes++;
     int rc = mdb_put(txn, dbi, &k, &v, 0);
     return rc ? s_fail(self, txn, rc, "put") : 0;
 }
@@ -298,6 +258,7 @@ int wh_store_del(wh_store_t *self, MDB_txn *txn, MDB_dbi dbi, const void *key, s
 {
     if (klen == 0 || klen > self->max_key) return WH_ENOTFOUND;
     MDB_val k = {klen, (void *)key};
+    self->writes++;
     int rc = mdb_del(txn, dbi, &k, NULL);
     if (rc == MDB_NOTFOUND) return WH_ENOTFOUND;
     return rc ? s_fail(self, txn, rc, "del") : 0;

@@ -11,8 +11,9 @@
 
 typedef struct wh_deadlines wh_deadlines_t;
 
-/* Called for each expired row, inside the batch txn (the row is already removed). 0, or a
- * storage error that fails the batch. */
+/* Called for each expired row, as a step of the batch, before its row is removed with what it
+ * decided (treat the row as gone). 0; a storage error that fails the batch (the expiry comes
+ * again); or a decision that it does not apply (its row alone is removed). */
 typedef int (*wh_deadline_fn)(void *arg, MDB_txn *txn, const char *id, int64_t due_ms,
                               int64_t now_ms);
 /* Returns 1 when deadlines may fire now (e.g. an upstream follower has caught up). */

@@ -3,10 +3,10 @@
  * Group commit: the service opens one write transaction per wake-up (wh_store_txn), applies
  * every message of that wake-up in it, and commits durably once (wh_store_commit). A storage
  * failure marks the batch failed: commit then aborts it, so nothing of it is acknowledged.
- * Each input runs as a step (wh_store_step_begin/end): a nested transaction that the service
- * keeps when the input was taken and aborts when it was refused, so a refusal never leaves half
- * a change behind and never fails the others' work. A key or value LMDB cannot take (longer
- * than wh_store_max_key) is WH_ETOOBIG, a decision about the input, not a failure. The map
+ * wh_store_writes counts the puts and deletes, so the service can tell whether an input wrote
+ * anything before it was refused (see service.h: the error contract). A key or value LMDB
+ * cannot take (longer than wh_store_max_key) is WH_ETOOBIG, a decision about the input, not a
+ * failure. The map
  * grows before a batch when it is three quarters full, and again after a batch that hit
  * MDB_MAP_FULL. Stale reader slots of crashed processes are cleared at open
  * (mdb_reader_check). Never opened with a no-sync flag: an acknowledged case survives a crash. */
@@ -31,19 +31,15 @@ void wh_store_close(wh_store_t **self_p);
 MDB_dbi wh_store_dbi(const wh_store_t *self, const char *name);
 MDB_env *wh_store_env(const wh_store_t *self);
 
-/* The open step's transaction if a step is open, else the batch, beginning one if none is
- * open. NULL on failure (the cause is kept: wh_store_cause). */
+/* The open batch transaction, beginning one if none is open. NULL on failure (the cause is
+ * kept: wh_store_cause). */
 MDB_txn *wh_store_txn(wh_store_t *self);
 /* 1 if a batch is open. */
 int wh_store_in_batch(const wh_store_t *self);
-/* Opens a step: a transaction nested in the batch (which is opened if needed) for one input.
- * NULL on failure (the batch is then failed). Steps do not nest. */
-MDB_txn *wh_store_step_begin(wh_store_t *self);
-/* Ends the open step: `keep` merges its writes into the batch, else they are undone. Returns 0,
- * or a storage error (the batch is then failed). */
-int wh_store_step_end(wh_store_t *self, int keep);
-/* 1 while a step is open. */
-int wh_store_in_step(const wh_store_t *self);
+/* Puts and deletes attempted through this store since it opened (wh_store_wrote counts one
+ * made with LMDB directly, e.g. mdb_cursor_del). */
+uint64_t wh_store_writes(const wh_store_t *self);
+void wh_store_wrote(wh_store_t *self);
 /* The longest key LMDB takes, in bytes (511 by default). */
 size_t wh_store_max_key(const wh_store_t *self);
 /* The cause of the last storage failure as a phrase ("commit: no space left on device"), ""
