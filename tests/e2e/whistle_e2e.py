@@ -161,8 +161,18 @@ class Cluster:
             with self.id_lock:
                 self.next_id += 1
                 req.request_id = self.next_id
-            sock.send(req.SerializeToString())
             deadline = time.monotonic() + timeout
+            # never a blocking send: a DEALER whose handshake was refused (a key not, or no
+            # longer, on the allowlist) has no peer left, and libzmq does not try it again
+            data = req.SerializeToString()
+            while True:
+                try:
+                    sock.send(data, zmq.NOBLOCK)
+                    break
+                except zmq.Again:
+                    if time.monotonic() > deadline:
+                        return None
+                    sock.poll(50, zmq.POLLOUT)
             while time.monotonic() < deadline:
                 if sock.poll(int(max(1, (deadline - time.monotonic()) * 1000))):
                     rep = self.pb.Reply.FromString(sock.recv())
