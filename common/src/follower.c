@@ -218,7 +218,9 @@ int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_e
     f->sub = wh_sock_new(&svc->loop, svc->zctx, ZMQ_SUB, WH_MAX_WIRE_BYTES, s_on_live, f);
     f->req = wh_sock_new(&svc->loop, svc->zctx, ZMQ_DEALER, 4 * WH_MAX_WIRE_BYTES, s_on_replay, f);
     if (!f->sub || !f->req) goto fail;
-    int one = 1, hwm = 100000;
+    /* what a lagging follower holds of its upstream's live entries (~10 MB); past it they are
+     * dropped and fetched again by replay, which the heartbeats' heads trigger */
+    int one = 1, hwm = 10000;
     zmq_setsockopt(wh_sock_zmq(f->req), ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(wh_sock_zmq(f->sub), ZMQ_SUBSCRIBE, f->topic, strlen(f->topic));
