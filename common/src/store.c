@@ -170,7 +170,6 @@ uint64_t wh_store_writes(const wh_store_t *self) { return self->writes; }
 
 void wh_store_wrote(wh_store_t *self) { self->writes++; }
 
-size_t wh_store_max_key(const wh_store_t *self) { return self->max_key; }
 
 const char *wh_store_cause(const wh_store_t *self) { return self->cause_rc ? self->cause : ""; }
 

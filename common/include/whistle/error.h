@@ -22,8 +22,7 @@
     X(EGONE, -1014, "older than what is kept")                             \
     X(EUSAGE, -1015, "usage error")                                        \
     X(EBUSY, -1016, "too many unread replies")                             \
-    X(EINTERNAL, -1017, "internal error")                                  \
-    X(EDIVERGED, -1018, "upstream log is behind this service's cursor")
+    X(EINTERNAL, -1017, "internal error")
 
 enum wh_errno {
     WH_OK = 0,

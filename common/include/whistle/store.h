@@ -4,11 +4,10 @@
  * every message of that wake-up in it, and commits durably once (wh_store_commit). A storage
  * failure marks the batch failed: commit then aborts it, so nothing of it is acknowledged.
  * wh_store_writes counts the puts and deletes, so the service can tell whether an input wrote
- * anything before it was refused (see service.h: the error contract). A key or value LMDB
- * cannot take (longer than wh_store_max_key) is WH_ETOOBIG, a decision about the input, not a
- * failure. The map
- * grows before a batch when it is three quarters full, and again after a batch that hit
- * MDB_MAP_FULL. Stale reader slots of crashed processes are cleared at open
+ * anything before it was refused (see service.h: the error contract). A key LMDB cannot take
+ * (longer than mdb_env_get_maxkeysize, 511) is WH_ETOOBIG, a decision about the input, not a
+ * failure. The map grows before a batch when it is three quarters full, and again after a
+ * batch that hit MDB_MAP_FULL. Stale reader slots of crashed processes are cleared at open
  * (mdb_reader_check). Never opened with a no-sync flag: an acknowledged case survives a crash. */
 #ifndef WHISTLE_STORE_H
 #define WHISTLE_STORE_H
@@ -40,8 +39,6 @@ int wh_store_in_batch(const wh_store_t *self);
  * made with LMDB directly, e.g. mdb_cursor_del). */
 uint64_t wh_store_writes(const wh_store_t *self);
 void wh_store_wrote(wh_store_t *self);
-/* The longest key LMDB takes, in bytes (511 by default). */
-size_t wh_store_max_key(const wh_store_t *self);
 /* The cause of the last storage failure as a phrase ("commit: no space left on device"), ""
  * when none; wh_store_clear_cause forgets it once the store works again. */
 const char *wh_store_cause(const wh_store_t *self);
