@@ -7,9 +7,15 @@
 # Build trees go to build-test/, build-asan/ and build-fuzz/ (override with
 # WHISTLE_TEST_BUILD_ROOT).
 #
+# Usage:
 #   tests/run.sh            every pass
 #   tests/run.sh -R e2e     extra arguments go to ctest (every pass)
+#   tests/run.sh --help     this text; runs nothing
 set -euo pipefail
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,/^# *tests\/run.sh --help/s/^# \{0,1\}//p' "$0"
+  exit 0
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=${WHISTLE_TEST_BUILD_ROOT:-$top}
 jobs=$(nproc)

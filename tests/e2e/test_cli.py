@@ -23,11 +23,16 @@ def main():
         assert [p["service"] for p in pong] == SERVICES
 
         cid = ctl("report", "--grid", "g5", "--matter", "m4", "--description", "违章搭建",
-                  "--reporter", "r9", "--key", "cli-1").stdout.strip()
+                  "--reporter", "r9", "--idempotency-key", "cli-1").stdout.strip()
         assert cid == "C00000001", cid
         again = ctl("report", "--grid", "g5", "--matter", "m4", "--description", "违章搭建",
-                    "--reporter", "r9", "--key", "cli-1").stdout.strip()
+                    "--reporter", "r9", "--idempotency-key", "cli-1").stdout.strip()
         assert again == "C00000001 (duplicate)", again
+        # one meaning per flag: --key after the command is the key pair's flag, refused
+        r = ctl("report", "--grid", "g5", "--matter", "m4", "--description", "违章搭建",
+                "--reporter", "r9", "--key", "keys/operator.key", rc=2)
+        assert "--idempotency-key" in r.stderr and "goes before the command" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         bad = ctl("report", "--grid", "g404", "--matter", "m4", "--description", "x",
                   "--reporter", "r9", rc=1)
         assert "report.grid" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -115,7 +115,7 @@ def report_inside(c, i):
     env = c.ctl_env()
     out = subprocess.run(["ip", "netns", "exec", NS_INTAKE, CTL, "--timeout", "5000", "report",
                           "--grid", "g%d" % (i % 6 + 1), "--matter", "m2", "--description",
-                          "占道经营", "--reporter", "r1", "--key", "during-%d" % i],
+                          "占道经营", "--reporter", "r1", "--idempotency-key", "during-%d" % i],
                          capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 0, "report inside the namespace: exit %d\n%s%s" % (
         out.returncode, out.stdout, out.stderr)

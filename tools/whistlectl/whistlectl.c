@@ -48,7 +48,7 @@ static void s_usage(FILE *out)
             "Commands:\n"
             "  ping [SERVICE...]                    health and log head of each service\n"
             "  report --grid G --matter M --description TEXT --reporter WHO\n"
-            "         [--location L] [--source S] [--key IDEMPOTENCY_KEY] [--whistle W]\n"
+            "         [--location L] [--source S] [--idempotency-key K] [--whistle W]\n"
             "         [--affair A | --authority REF --funding REF] --issuer WHO\n"
             "                                       (--affair/--authority: a task handed down to\n"
             "                                       the grid's community, 社区事务准入)\n"
@@ -245,7 +245,8 @@ static int s_report(int argc, char **argv)
     static struct option opts[] = {{"grid", 1, 0, 'g'},     {"matter", 1, 0, 'm'},
                                    {"description", 1, 0, 'd'}, {"reporter", 1, 0, 'r'},
                                    {"location", 1, 0, 'l'}, {"source", 1, 0, 's'},
-                                   {"key", 1, 0, 'k'},      {"help", 0, 0, 'h'},
+                                   {"idempotency-key", 1, 0, 'k'}, {"key", 1, 0, 'K'},
+                                   {"help", 0, 0, 'h'},
                                    {"whistle", 1, 0, 'w'},  {"affair", 1, 0, 'a'},
                                    {"authority", 1, 0, 'A'}, {"funding", 1, 0, 'F'},
                                    {"issuer", 1, 0, 'I'},   {0, 0, 0, 0}};
@@ -261,6 +262,13 @@ static int s_report(int argc, char **argv)
         case 'l': rep.location = optarg; break;
         case 's': rep.source = optarg; break;
         case 'k': sr.idempotency_key = optarg; break;
+        case 'K':
+            /* one meaning per flag: --key is the global key pair, never the idempotency key */
+            fprintf(stderr, "whistlectl report: --key is the CurveZMQ key pair and goes before "
+                            "the command (whistlectl --key FILE --server-key FILE report ...); "
+                            "to make a retried report idempotent use --idempotency-key %s\n",
+                    optarg);
+            return EXIT_USAGE;
         case 'w':
             if (!(rep.whistle = wh_whistle_parse(optarg))) {
                 fprintf(stderr, "whistlectl: --whistle must be QUICK, EMERGENCY or TOUGH\n");
@@ -276,7 +284,7 @@ static int s_report(int argc, char **argv)
         }
     }
     if (!sr.idempotency_key) {
-        /* a fresh key per invocation; pass --key to make a retried command idempotent */
+        /* a fresh key per invocation; pass --idempotency-key to make a retry idempotent */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(key, sizeof key, "ctl-%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec, (int)getpid());
