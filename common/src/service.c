@@ -35,11 +35,17 @@ static void s_commit_soon(wh_service_t *svc)
     if (!uv_is_active((uv_handle_t *)&svc->pending)) uv_idle_start(&svc->pending, s_on_pending);
 }
 
-/* Frees a queued send; a reply never handed to ZeroMQ gives its bytes back to its peer. */
-static void s_out_free(struct wh_out *o)
+/* A reply that will not be handed to ZeroMQ from the queue gives its bytes back to its peer. */
+static void s_out_uncount(struct wh_out *o)
 {
     if (o->q && o->n) atomic_fetch_sub(&o->q->bytes, o->len[o->n - 1]);
     o->q = NULL;
+}
+
+/* Frees a queued send. */
+static void s_out_free(struct wh_out *o)
+{
+    s_out_uncount(o);
     for (size_t k = 0; k < o->n; k++) free(o->frame[k]);
     o->n = 0;
 }
@@ -104,7 +110,6 @@ static struct wh_peerq *s_peerq(wh_service_t *svc, const uint8_t *id, size_t n, 
     atomic_init(&q->bytes, 0);
     q->next = *slot;
     *slot = q;
-    svc->n_peerq++;
     return q;
 }
 
@@ -122,17 +127,15 @@ static void s_sent_free(void *data, void *hint)
  * and gives the heap back to the system after a large release. */
 static void s_peerq_sweep(wh_service_t *svc, int all)
 {
-    size_t freed = 0;
+    int overflowed = 0;
     for (size_t i = 0; i < sizeof svc->peerq / sizeof svc->peerq[0]; i++) {
         struct wh_peerq **pp = &svc->peerq[i];
         while (*pp) {
             struct wh_peerq *q = *pp;
             if (all || atomic_load(&q->bytes) == 0) {
-                if (q->warned) svc->released_bytes++;
+                overflowed |= q->warned;
                 *pp = q->next;
                 free(q);
-                svc->n_peerq--;
-                freed++;
             } else {
                 pp = &q->next;
             }
@@ -140,9 +143,10 @@ static void s_peerq_sweep(wh_service_t *svc, int all)
     }
 #ifdef __GLIBC__
     /* a peer that overflowed has gone or read its replies: give its megabytes back */
-    if (freed && svc->released_bytes) malloc_trim(0);
+    if (overflowed) malloc_trim(0);
+#else
+    (void)overflowed;
 #endif
-    svc->released_bytes = 0;
 }
 
 /* 1 when the peer `id` may be sent `len` more bytes of replies. */
@@ -266,12 +270,18 @@ int wh__service_backing_off(const wh_service_t *svc, int64_t now)
 
 /* ---- group commit ---------------------------------------------------------------------- */
 
-/* Answers every request of a failed batch: nothing of it was kept, the client may retry. */
+/* What a request of a failed batch is told: nothing of it was kept, it may retry. */
+static void s_storage_msg(char *msg, size_t size, const char *cause)
+{
+    snprintf(msg, size, "storage failure (%s): nothing of this request was kept; retry",
+             cause[0] ? cause : "unknown cause");
+}
+
+/* Answers every request of a failed batch. */
 static void s_answer_failed(wh_service_t *svc, const char *cause)
 {
     char msg[256];
-    snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
-             cause[0] ? cause : "unknown cause");
+    s_storage_msg(msg, sizeof msg, cause);
     for (size_t i = 0; i < svc->n_reqs; i++) s_error_now(svc, &svc->reqs[i].peer, WH_ESTORE, "", msg);
 }
 
@@ -331,6 +341,7 @@ static void s_recovered(wh_service_t *svc)
 
 static void s_redo(wh_service_t *svc);
 static void s_reqs_clear(wh_service_t *svc);
+static void s_answer_refused(wh_service_t *svc);
 
 static void s_commit(wh_service_t *svc)
 {
@@ -344,6 +355,7 @@ static void s_commit(wh_service_t *svc)
     }
     if (rc == 0) {
         svc->head = svc->batch_head;
+        s_answer_refused(svc);
         s_flush(svc, 1);
         if (had_batch) s_recovered(svc);
         if (had_batch && svc->cfg.after_commit) svc->cfg.after_commit(svc->cfg.arg, svc);
@@ -553,6 +565,24 @@ fail:
     return NULL;
 }
 
+/* After the commit of a redone batch: the requests refused after they wrote get their
+ * refusal (the one they queued, or their code). */
+static void s_answer_refused(wh_service_t *svc)
+{
+    for (size_t i = 0; i < svc->n_reqs; i++) {
+        struct wh_batch_req *r = &svc->reqs[i];
+        if (!r->poisoned) continue;
+        if (r->refusal.n) {
+            wh__service_queue(svc, r->refusal.sock, WH_OUT_REFUSAL, r->refusal.n,
+                              r->refusal.frame, r->refusal.len);
+            r->refusal.n = 0; /* the queue owns the frames now */
+        } else {
+            svc->in_request = 0;
+            wh_service_error(svc, &r->peer, r->code, "request", wh_strerror(r->code), 0);
+        }
+    }
+}
+
 static void s_reqs_clear(wh_service_t *svc)
 {
     for (size_t i = 0; i < svc->n_reqs; i++) {
@@ -587,28 +617,13 @@ static void s_redo(wh_service_t *svc)
             wh_service_handle(svc, &r->peer, r->frame, r->len);
             continue;
         }
-        /* still refused, in the new batch too (its answer waits for that one's commit) */
+        /* still refused in the new batch; answered when that one commits (s_answer_refused) */
         struct wh_batch_req *again = s_batch_req(svc, &r->peer, r->frame, r->len);
         if (!again) continue;
         again->poisoned = 1;
         again->code = r->code;
         again->refusal = r->refusal;
         r->refusal.n = 0;
-        uint8_t *copy[3];
-        size_t k = 0;
-        for (; k < again->refusal.n; k++) {
-            copy[k] = again->refusal.frame[k] ? s_dup(again->refusal.frame[k], again->refusal.len[k])
-                                              : NULL;
-            if (again->refusal.frame[k] && !copy[k]) break;
-        }
-        if (again->refusal.n && k == again->refusal.n) {
-            wh__service_queue(svc, again->refusal.sock, WH_OUT_REFUSAL, k, copy,
-                              again->refusal.len);
-        } else {
-            while (k > 0) free(copy[--k]);
-            svc->in_request = 0;
-            wh_service_error(svc, &r->peer, r->code, "request", wh_strerror(r->code), 0);
-        }
     }
     for (size_t i = 0; i < n; i++) {
         free(reqs[i].frame);
@@ -666,8 +681,7 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
     MDB_txn *txn = wh__service_step_begin(svc);
     if (!txn) {
         char msg[256];
-        snprintf(msg, sizeof msg, "storage failure (%s): nothing of this request was kept; retry",
-                 wh_store_cause(svc->store)[0] ? wh_store_cause(svc->store) : "cannot begin");
+        s_storage_msg(msg, sizeof msg, wh_store_cause(svc->store));
         s_error_now(svc, peer, WH_ESTORE, "", msg);
         return;
     }
@@ -695,8 +709,7 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
         rec->code = rc;
         if (svc->n_out > mark) {
             rec->refusal = svc->out[mark]; /* its first refusal; any other is dropped */
-            if (rec->refusal.q) atomic_fetch_sub(&rec->refusal.q->bytes, rec->refusal.len[rec->refusal.n - 1]);
-            rec->refusal.q = NULL;
+            s_out_uncount(&rec->refusal);
             for (size_t i = mark + 1; i < svc->n_out; i++) s_out_free(&svc->out[i]);
             svc->n_out = mark;
         }
@@ -1014,7 +1027,6 @@ void wh_service_destroy(wh_service_t **self_p)
     if (uv_loop_close(&svc->loop) != 0) wh_log_error("loop closed with handles still open");
     wh_store_close(&svc->store);
     zmq_ctx_term(svc->zctx); /* every queued reply has been freed now */
-    svc->released_bytes = 0;
     s_peerq_sweep(svc, 1);
     wh__heartbeat_free(svc);
     free(svc->out);

@@ -122,8 +122,6 @@ struct wh_service {
     int in_request;           /* the open step is a request (answers are counted) */
     uint64_t step_head;       /* batch_head when the open step began */
     struct wh_peerq *peerq[64]; /* ROUTER peers with replies queued, by hash of their id */
-    size_t n_peerq;
-    size_t released_bytes;    /* given back since the last malloc_trim */
     /* storage failures: logged once per cause, with counts, and retried with backoff */
     char fail_cause[160];     /* the cause being reported, "" when healthy */
     uint64_t failed_batches;  /* since start */
