@@ -1,4 +1,8 @@
-/* client.c: blocking request/reply to a service's ROUTER through a DEALER socket. */
+/* client.c: blocking request/reply to a service's ROUTER through a DEALER socket.
+ *
+ * A socket monitor (an inproc PAIR) records what the connection went through, so that a call
+ * that times out can say why: nothing listens, the server expects keys we do not have (or has
+ * none), our key is not on its allowlist, or it is connected and simply did not answer. */
 #include "whistle/client.h"
 #include "whistle/clock.h"
 #include "whistle/codec.h"
@@ -17,7 +21,58 @@ struct wh_client {
     int keyed;
     struct wh_keypair key;
     char server_public[WH_Z85_KEY];
+    void *mon;           /* PAIR on the DEALER's monitor */
+    unsigned opened;     /* how many times the DEALER was opened (names the monitor) */
+    unsigned events;     /* ZMQ_EVENT_* seen since the DEALER was opened */
+    unsigned protocol;   /* the value of the last HANDSHAKE_FAILED_PROTOCOL */
+    int why;             /* enum wh_client_why of the last timeout */
 };
+
+#define S_MONITORED                                                                   \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+/* Reads the monitor's pending events (two frames each: u16 event + u32 value, endpoint). */
+static void s_monitor_drain(wh_client_t *self)
+{
+    while (self->mon) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (zmq_msg_size(&m) >= 6) {
+            const uint8_t *d = zmq_msg_data(&m);
+            uint16_t ev;
+            uint32_t value;
+            memcpy(&ev, d, 2);
+            memcpy(&value, d + 2, 4);
+            self->events |= ev;
+            if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) self->protocol = value;
+        }
+        int more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        if (more) { /* the endpoint frame */
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT);
+            zmq_msg_close(&m);
+        }
+    }
+}
+
+static void s_close(wh_client_t *self)
+{
+    if (self->zs) {
+        zmq_socket_monitor(self->zs, NULL, 0);
+        zmq_close(self->zs);
+        self->zs = NULL;
+    }
+    if (self->mon) {
+        zmq_close(self->mon);
+        self->mon = NULL;
+    }
+}
 
 int wh_client_secure(wh_client_t *self, void *zsock)
 {
@@ -36,6 +91,19 @@ static int s_open(wh_client_t *self)
     /* the services' default heartbeat: a partitioned connection is cut and made again
      * within seconds, so a later call is not lost in it (link.c) */
     if (wh_link_watch(self->zs, WH_LINK_HEARTBEAT_MS)) return WH_EBUS;
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://wh-client-monitor-%u", ++self->opened);
+    self->events = self->protocol = 0;
+    if (zmq_socket_monitor(self->zs, addr, S_MONITORED) == 0) {
+        self->mon = zmq_socket(self->zctx, ZMQ_PAIR);
+        if (self->mon) {
+            zmq_setsockopt(self->mon, ZMQ_LINGER, &linger, sizeof linger);
+            if (zmq_connect(self->mon, addr) != 0) {
+                zmq_close(self->mon);
+                self->mon = NULL;
+            }
+        }
+    }
     return zmq_connect(self->zs, self->endpoint) == 0 ? 0 : WH_EBUS;
 }
 
@@ -68,7 +136,7 @@ void wh_client_destroy(wh_client_t **self_p)
 {
     if (!self_p || !*self_p) return;
     wh_client_t *self = *self_p;
-    if (self->zs) zmq_close(self->zs);
+    s_close(self);
     zmq_ctx_term(self->zctx);
     free(self);
     *self_p = NULL;
@@ -109,9 +177,20 @@ int wh_client_call(wh_client_t *self, Whistle__V1__Request *req, Whistle__V1__Re
         }
         whistle__v1__reply__free_unpacked(r, NULL); /* a late reply to an earlier call */
     }
+    s_monitor_drain(self);
+    unsigned ev = self->events;
+    if (ev & ZMQ_EVENT_HANDSHAKE_SUCCEEDED) self->why = WH_CLIENT_NO_ANSWER;
+    else if (ev & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) self->why = WH_CLIENT_KEY_REFUSED;
+    else if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+        self->why = self->protocol == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                        ? (self->keyed ? WH_CLIENT_KEYS_OFF : WH_CLIENT_KEYS_ON)
+                        : WH_CLIENT_HANDSHAKE_FAILED;
+    else if (ev & ZMQ_EVENT_CONNECTED) self->why = WH_CLIENT_HANDSHAKE_FAILED;
+    else self->why = WH_CLIENT_NOT_LISTENING;
     /* reopen so that the late reply of this call cannot be taken for another */
-    zmq_close(self->zs);
-    self->zs = NULL;
+    s_close(self);
     s_open(self);
     return WH_ETIMEDOUT;
 }
+
+int wh_client_why(const wh_client_t *self) { return self->why; }

@@ -26,7 +26,27 @@ stop() {
 }
 
 if [ "${1:-}" = "--stop" ]; then stop; exit 0; fi
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,10p' "$0"; exit 0; fi
+usage() {
+  cat <<'EOF'
+Usage: deploy/local/up.sh [--stop | --help]
+
+Builds whistle and starts its services on loopback with the default catalog.
+
+  deploy/local/up.sh           install what is missing, build, start (data under ./data)
+  deploy/local/up.sh --stop    stop the services started here
+  deploy/local/up.sh --help    this text (runs nothing)
+
+Environment: WHISTLE_HOME (data and logs, default ./data), WHISTLE_BUILD (build folder,
+default ./build), WHISTLE_CATALOG (default deploy/catalog/default.json).
+Each service logs to $WHISTLE_HOME/log/<service>.log and keeps its LMDB in
+$WHISTLE_HOME/<service>/. Restarting is safe at any time: nothing acknowledged is lost.
+EOF
+}
+case "${1:-}" in
+  "" | --stop) ;;
+  -h | --help) usage; exit 0 ;;
+  *) echo "up.sh: unknown argument '$1' (see deploy/local/up.sh --help)" >&2; exit 2 ;;
+esac
 
 "$top/deploy/install-deps.sh" --build  # the fuzzers' clang is for tests/run.sh only
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,5 +1,9 @@
 /* intake.c: the intake service: SubmitReport handling on top of the shared runtime.
- * Table "keys": idempotency key -> case id. Log "intake/": case.reported. */
+ * Table "keys": idempotency key -> case id, NUL, and the 8-byte fingerprint of the report it
+ * was given with (rows written before the fingerprint have none: their key is only checked as
+ * a duplicate). The same key with the same report answers the first case id (duplicate); with
+ * a different report it is refused, ECONFLICT naming the key: a retry never stands for another
+ * report. Log "intake/": case.reported. */
 #include "intake.h"
 #include "whistle/clock.h"
 #include "whistle/error.h"
@@ -32,6 +36,18 @@ static void s_reply_case(wh_service_t *svc, const struct wh_peer *peer, const ch
     wh_service_reply(svc, peer, &reply);
 }
 
+/* FNV-1a (64 bits) of the report as sent, packed: what makes two submissions "the same". */
+static uint64_t s_fingerprint(const Whistle__V1__Report *r)
+{
+    size_t len;
+    uint8_t *buf = wh_pack(&r->base, &len);
+    uint64_t h = 1469598103934665603ULL;
+    if (!buf) return 0;
+    for (size_t i = 0; i < len; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+    free(buf);
+    return h;
+}
+
 static int s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
                     const Whistle__V1__SubmitReport *sr)
 {
@@ -60,9 +76,25 @@ static int s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
     MDB_val v;
     size_t klen = strlen(sr->idempotency_key);
     int rc = wh_store_get(st, txn, keys, sr->idempotency_key, klen, &v);
+    uint64_t print = s_fingerprint(sr->report);
     if (rc == 0) {
+        const char *row = v.mv_data;
+        size_t idlen = strnlen(row, v.mv_size);
         char id[32];
-        snprintf(id, sizeof id, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+        snprintf(id, sizeof id, "%.*s", (int)idlen, row);
+        uint64_t was;
+        if (v.mv_size == idlen + 1 + sizeof was) {
+            memcpy(&was, row + idlen + 1, sizeof was);
+            if (was != print) {
+                char msg[256];
+                wh_snprintf_utf8(msg, sizeof msg, "idempotency key '%s' was used for case %s "
+                                 "with a different report; use a new key for a new report",
+                                 sr->idempotency_key, id);
+                wh_log_info("refused a report: %s", msg);
+                wh_service_error(svc, peer, WH_ECONFLICT, "idempotency_key", msg, 0);
+                return 0;
+            }
+        }
         wh_log_debug("%s: duplicate of key '%s'", id, sr->idempotency_key);
         s_reply_case(svc, peer, id, 1);
         return 0;
@@ -88,7 +120,11 @@ static int s_submit(intake_t *self, MDB_txn *txn, const struct wh_peer *peer,
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_REPORTED;
     env.case_reported = &ev;
     if ((rc = wh_service_append(svc, txn, NULL, &env, NULL))) return rc;
-    if ((rc = wh_store_put(st, txn, keys, sr->idempotency_key, klen, case_id, strlen(case_id))))
+    char row[48];
+    size_t idlen = strlen(case_id);
+    memcpy(row, case_id, idlen + 1);
+    memcpy(row + idlen + 1, &print, sizeof print);
+    if ((rc = wh_store_put(st, txn, keys, sr->idempotency_key, klen, row, idlen + 1 + sizeof print)))
         return rc;
     wh_log_debug("%s: reported in grid %s, matter %s", case_id, report.grid, report.matter);
     s_reply_case(svc, peer, case_id, 0);

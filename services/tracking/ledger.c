@@ -243,7 +243,8 @@ int tracking_ledger_list(wh_store_t *st, MDB_txn *txn, const Whistle__V1__ListCa
         prefix[1] = 0;
         has_prefix = 1;
     }
-    size_t limit = q->limit ? (q->limit > 1000 ? 1000 : q->limit) : 100;
+    size_t limit = q->limit ? (q->limit > TRACKING_LIST_MAX ? TRACKING_LIST_MAX : q->limit)
+                             : TRACKING_LIST_PAGE;
     if (q->overdue) {
         Whistle__V1__Case **arr = calloc(limit, sizeof *arr);
         *out = arr;

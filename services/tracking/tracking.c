@@ -361,6 +361,13 @@ static int s_list(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
         return 0;
     }
+    if (q->limit > TRACKING_LIST_MAX) {
+        wh_field_error_set(&fe, WH_EFIELD, "list_cases.limit",
+                           "list_cases.limit must be 0..%d (0: a page of %d), got %u",
+                           TRACKING_LIST_MAX, TRACKING_LIST_PAGE, q->limit);
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
     Whistle__V1__ListCases mine = *q; /* a department's narrowed to its own cases */
     if (tracking_may_list(&peer->who, self->cat, &mine, &fe)) {
         wh_log_warn("list refused: %s", fe.message);

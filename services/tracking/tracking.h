@@ -10,6 +10,9 @@
 
 /* The most departments one case can hold (the 1+N and every one added since). */
 #define TRACKING_MAX_ASSIGNMENTS 16
+/* ListCases: the page when no limit is given, and the largest page asked for (more: EFIELD). */
+#define TRACKING_LIST_PAGE 100
+#define TRACKING_LIST_MAX 1000
 
 typedef struct tracking tracking_t;
 

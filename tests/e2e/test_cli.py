@@ -14,7 +14,7 @@ def main():
     ctl = c.ctl
 
     try:
-        assert "tail TOPIC" in ctl("--help").stdout
+        assert "  tail " in ctl("--help").stdout
         ctl("nonsense", rc=2)
         ctl("--timeout", "300", "ping", rc=3)   # nothing is running yet
         c.start_all()

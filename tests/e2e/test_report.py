@@ -237,7 +237,7 @@ def main():
         ctl("report", "--period", rc=2)
         ctl("report", "--period", month, "--grid", "g1", rc=2)
         ctl("--json", "report", "--period", month, "--csv", rc=2)
-        assert "report --period P" in ctl("--help").stdout
+        assert "report --period P" in ctl("report", "--help").stdout
         print("report: figures by department, township and grid agree with the scenario")
         print("1 passed, 0 failed")
     except BaseException:

@@ -99,6 +99,34 @@ START_TEST(accepts_and_deduplicates)
 }
 END_TEST
 
+/* The same key with another report is refused, naming the key, and writes nothing; the
+ * original report under that key is still answered as the duplicate it is. */
+START_TEST(same_key_other_report_conflicts)
+{
+    Whistle__V1__SubmitReport sr;
+    Whistle__V1__Report rep;
+    s_good(&sr, &rep, "hotline-42");
+    Whistle__V1__Reply *a = s_submit(&sr);
+    ck_assert_str_eq(a->submit_report->case_id, "C00000001");
+    rep.description = "a different problem";
+    Whistle__V1__Reply *b = s_submit(&sr);
+    ck_assert_int_eq(b->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_int_eq(b->error->code, WH_ECONFLICT);
+    ck_assert_str_eq(b->error->field, "idempotency_key");
+    ck_assert_msg(strstr(b->error->message, "hotline-42") && strstr(b->error->message, "C00000001"),
+                  "%s", b->error->message);
+    ck_assert_uint_eq(s_head(), 1);
+    s_good(&sr, &rep, "hotline-42");
+    Whistle__V1__Reply *c = s_submit(&sr);
+    ck_assert_int_eq(c->body_case, WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT);
+    ck_assert(c->submit_report->duplicate);
+    ck_assert_str_eq(c->submit_report->case_id, "C00000001");
+    whistle__v1__reply__free_unpacked(a, NULL);
+    whistle__v1__reply__free_unpacked(b, NULL);
+    whistle__v1__reply__free_unpacked(c, NULL);
+}
+END_TEST
+
 /* Each row spoils one field; the reply must name it, and nothing reaches the log. */
 static const struct {
     const char *field;    /* expected Error.field */
@@ -314,6 +342,7 @@ int main(void)
     tcase_add_checked_fixture(tc, s_setup, s_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, accepts_and_deduplicates);
+    tcase_add_test(tc, same_key_other_report_conflicts);
     tcase_add_loop_test(tc, refuses_bad_fields, 0, (int)(sizeof s_bad / sizeof s_bad[0]));
     tcase_add_test(tc, description_too_long);
     tcase_add_test(tc, community_task_fields);

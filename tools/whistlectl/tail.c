@@ -9,6 +9,7 @@
  * Position: --from SEQ, else the cursor file, else the oldest sequence kept. A position older
  * than the topic's retention is refused ("gone: oldest is N", exit 1) unless --from-oldest. */
 #include "tail.h"
+#include "ctl.h"
 #include "whistle/client.h"
 #include "whistle/clock.h"
 #include "whistle/codec.h"
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,7 @@ struct s_tail {
     uint64_t saved;           /* last sequence written to the cursor file */
     long printed;
     long count;               /* stop after this many; -1: never */
+    int told_empty;           /* "empty so far" was said */
 };
 
 static volatile sig_atomic_t s_interrupted;
@@ -87,7 +90,7 @@ static int s_cursor_read(const char *path, uint64_t *last)
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT) return 0;
-        fprintf(stderr, "whistlectl: tail: --cursor %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "whistlectl tail: --cursor %s: %s\n", path, strerror(errno));
         return -1;
     }
     char buf[32] = "";
@@ -98,7 +101,7 @@ static int s_cursor_read(const char *path, uint64_t *last)
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
     if (errno || end == buf || (*end && *end != '\n') || buf[0] == '-') {
-        fprintf(stderr, "whistlectl: tail: --cursor %s does not hold a sequence number (it "
+        fprintf(stderr, "whistlectl tail: --cursor %s does not hold a sequence number (it "
                         "holds the last one printed, such as 42)\n", path);
         return -1;
     }
@@ -118,7 +121,7 @@ static int s_cursor_save(struct s_tail *t)
     int ok = fd >= 0 && write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0) ok = 0;
     if (!ok || rename(tmp, t->cursor_path) != 0) {
-        fprintf(stderr, "whistlectl: tail: cannot write the cursor to %s: %s\n", t->cursor_path,
+        fprintf(stderr, "whistlectl tail: cannot write the cursor to %s: %s\n", t->cursor_path,
                 strerror(errno));
         unlink(tmp);
         return -1;
@@ -140,7 +143,7 @@ static int s_replay(struct s_tail *t, wh_client_t *cl, int from_oldest, int posi
     req.replay = &rp;
     Whistle__V1__Reply *r = NULL;
     if (wh_client_call(cl, &req, &r, t->env->timeout_ms) != 0) {
-        fprintf(stderr, "whistlectl: tail: no reply from notification at %s; retrying\n",
+        fprintf(stderr, "whistlectl tail: no reply from notification at %s; retrying\n",
                 t->env->api);
         return 1;
     }
@@ -152,23 +155,30 @@ static int s_replay(struct s_tail *t, wh_client_t *cl, int from_oldest, int posi
             t->next = oldest; /* nothing was asked for: start with what is kept */
             rc = 1;
         } else if (from_oldest) {
-            fprintf(stderr, "whistlectl: tail: %s %" PRIu64 "..%" PRIu64 " are gone (older than "
+            fprintf(stderr, "whistlectl tail: %s %" PRIu64 "..%" PRIu64 " are gone (older than "
                     "the retention); going on from %" PRIu64 "\n", t->topic, t->next,
                     oldest - 1, oldest);
             t->next = oldest;
             rc = 1;
         } else {
-            fprintf(stderr, "whistlectl: tail: gone: oldest is %" PRIu64 " (%s from %" PRIu64
+            fprintf(stderr, "whistlectl tail: gone: oldest is %" PRIu64 " (%s from %" PRIu64
                     " is older than the retention; --from-oldest starts at the oldest)\n",
                     oldest, t->topic, t->next);
             rc = 100 + S_EXIT_REFUSED;
         }
     } else if (r->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
-        fprintf(stderr, "whistlectl: tail: refused: %s%s%s\n", r->error->field,
+        fprintf(stderr, "whistlectl tail: refused: %s%s%s\n", r->error->field,
                 r->error->field[0] ? ": " : "", r->error->message);
         rc = 100 + S_EXIT_REFUSED;
     } else if (r->body_case == WHISTLE__V1__REPLY__BODY_REPLAY) {
         const Whistle__V1__ReplayReply *rr = r->replay;
+        if (rr->head == 0 && !t->told_empty) {
+            /* a topic is made by its first entry: an empty one may be a misspelt code */
+            t->told_empty = 1;
+            fprintf(stderr, "whistlectl tail: %s is empty so far (no entry was ever published "
+                    "to it; is the code right? whistlectl catalog list ...); following it\n",
+                    t->topic);
+        }
         size_t took = 0;
         for (size_t i = 0; i < rr->n_entries; i++) took += (size_t)s_take(t, rr->entries[i]);
         rc = took > 0 && rr->head >= t->next;
@@ -210,17 +220,24 @@ static int s_drain(struct s_tail *t, void *sub, int *gap)
     return heard;
 }
 
-static int s_number(const char *flag, const char *v, long long min, long long *out)
+static int s_number(const struct ctl_cmd *cmd, const char *flag, const char *v, long long min,
+                    long long *out)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < min) {
-        fprintf(stderr, "whistlectl: tail: %s must be a whole number >= %lld, not '%s'\n", flag,
-                min, v);
-        return -1;
+    return ctl_number(cmd, flag, v, min, LLONG_MAX, out) ? -1 : 0;
+}
+
+/* 1 when `topic` is one notification can have: all/, district/, or KIND/CODE/ with KIND one
+ * of dept, unit, grid, case and CODE one name (no '/'). */
+static int s_topic_known(const char *topic)
+{
+    if (strcmp(topic, "all/") == 0 || strcmp(topic, "district/") == 0) return 1;
+    static const char *const kinds[] = {"dept/", "unit/", "grid/", "case/"};
+    for (size_t i = 0; i < 4; i++) {
+        size_t k = strlen(kinds[i]);
+        if (strncmp(topic, kinds[i], k) != 0) continue;
+        const char *code = topic + k, *slash = strchr(code, '/');
+        return slash && slash > code && slash[1] == 0;
     }
-    *out = n;
     return 0;
 }
 
@@ -229,46 +246,33 @@ int ctl_tail_run(const struct ctl_tail_env *env, int argc, char **argv)
     struct s_tail t = {.env = env, .next = 1, .count = -1};
     long long from = -1, count = -1, idle_exit = -1;
     int from_oldest = 0;
-    static struct option opts[] = {{"from", 1, 0, 'f'},        {"count", 1, 0, 'c'},
-                                   {"idle-exit", 1, 0, 'i'},   {"cursor", 1, 0, 'C'},
-                                   {"from-oldest", 0, 0, 'o'}, {"help", 0, 0, 'h'},
-                                   {0, 0, 0, 0}};
+    static const struct option opts[] = {{"from", 1, 0, 'f'},        {"count", 1, 0, 'c'},
+                                         {"idle-exit", 1, 0, 'i'},   {"cursor", 1, 0, 'C'},
+                                         {"from-oldest", 0, 0, 'o'}, {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const struct ctl_cmd *cmd = env->cmd;
+    unsigned char seen[256] = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
         switch (c) {
-        case 'f': if (s_number("--from", optarg, 1, &from)) return S_EXIT_USAGE; break;
-        case 'c': if (s_number("--count", optarg, 0, &count)) return S_EXIT_USAGE; break;
-        case 'i': if (s_number("--idle-exit", optarg, 0, &idle_exit)) return S_EXIT_USAGE; break;
+        case 'f': if (s_number(cmd, "--from", optarg, 1, &from)) return S_EXIT_USAGE; break;
+        case 'c': if (s_number(cmd, "--count", optarg, 0, &count)) return S_EXIT_USAGE; break;
+        case 'i': if (s_number(cmd, "--idle-exit", optarg, 0, &idle_exit)) return S_EXIT_USAGE; break;
         case 'C': t.cursor_path = optarg; break;
         case 'o': from_oldest = 1; break;
-        case 'h':
-            printf("Usage: whistlectl tail TOPIC [--from SEQ | --cursor FILE] [--from-oldest]\n"
-                   "                      [--count N] [--idle-exit MS]\n\n"
-                   "Prints every entry of TOPIC (dept/cg/, case/C00000001/, all/, ...) once and in\n"
-                   "order: replayed from the position, then live.\n"
-                   "  --from SEQ     start at SEQ\n"
-                   "  --cursor FILE  start after the sequence FILE holds, and keep it there: the\n"
-                   "                 last sequence printed, written atomically after each batch\n"
-                   "                 (--from wins over the file)\n"
-                   "  --from-oldest  when the position is older than the topic's retention, go on\n"
-                   "                 from the oldest kept instead of exiting with 'gone'\n"
-                   "  --count N      exit after N entries\n"
-                   "  --idle-exit MS exit after MS without a new entry\n"
-                   "Without --from or a cursor, starts at the oldest entry kept.\n");
-            return 0;
+        case CTL_HELP: return 0;
         default: return S_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "whistlectl: tail needs a TOPIC, such as dept/cg/ or case/C00000001/\n");
+    if (ctl_args(cmd, argc, argv, 1, 1, "a TOPIC, such as dept/cg/ or case/C00000001/"))
         return S_EXIT_USAGE;
-    }
     t.topic = argv[optind];
     t.topic_len = strlen(t.topic);
-    if (t.topic_len == 0 || t.topic[t.topic_len - 1] != '/') {
-        fprintf(stderr, "whistlectl: topics end with '/': did you mean '%s/'?\n", t.topic);
-        return S_EXIT_USAGE;
-    }
+    if (t.topic_len == 0 || t.topic[t.topic_len - 1] != '/')
+        return ctl_usage(cmd, "topics end with '/': did you mean '%s/'?", t.topic);
+    if (!s_topic_known(t.topic))
+        return ctl_usage(cmd, "no such topic '%s': topics are all/, district/, dept/CODE/, "
+                              "unit/CODE/, grid/CODE/ and case/ID/", t.topic);
     t.count = count;
     int position_given = 0;
     if (t.cursor_path) {
@@ -290,7 +294,7 @@ int ctl_tail_run(const struct ctl_tail_env *env, int argc, char **argv)
     signal(SIGTERM, s_on_signal);
     wh_client_t *cl = env->client ? env->client(env->api) : wh_client_new(env->api);
     if (!cl) {
-        fprintf(stderr, "whistlectl: tail: cannot connect to notification at %s\n", env->api);
+        fprintf(stderr, "whistlectl tail: cannot connect to notification at %s\n", env->api);
         return 3;
     }
     /* subscribed first, then replay: nothing published in between is lost */

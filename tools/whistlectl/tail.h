@@ -4,6 +4,8 @@
 
 #include "whistle/client.h"
 
+struct ctl_cmd;
+
 /* What tail takes from whistlectl's global options. */
 struct ctl_tail_env {
     int json;              /* one JSON object per entry instead of one line of text */
@@ -11,6 +13,7 @@ struct ctl_tail_env {
     const char *api;       /* notification's ROUTER */
     const char *events;    /* notification's XPUB */
     wh_client_t *(*client)(const char *endpoint); /* a client, keyed when keys are on */
+    const struct ctl_cmd *cmd;  /* its entry in whistlectl's command table (help, messages) */
 };
 
 /* Runs `tail TOPIC [options]` (argv[0] is "tail"). Returns whistlectl's exit status: 0 done

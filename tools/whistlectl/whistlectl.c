@@ -1,6 +1,10 @@
 /* whistlectl: the command line of whistle. Reports, acts on cases, queries, pings and tails
  * topics, talking protobuf to the services' ROUTER and XPUB sockets.
  *
+ * Every command is an entry of the table at the end (s_commands): its usage, flags and an
+ * example (`whistlectl COMMAND --help`), and a function that parses its arguments strictly
+ * (ctl.h): nothing unknown, repeated or left over is ignored.
+ *
  * Exit status: 0 done, 1 refused by the service (one line on stderr says why), 2 usage,
  * 3 no answer (service down or unreachable). */
 #include "whistle/catalog.h"
@@ -10,16 +14,24 @@
 #include "whistle/error.h"
 #include "whistle/json.h"
 #include "whistle/options.h"
+#include "ctl.h"
 #include "tail.h"
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_DOWN = 3 };
+enum { EXIT_REFUSED = CTL_EXIT_REFUSED, EXIT_USAGE = CTL_EXIT_USAGE, EXIT_DOWN = CTL_EXIT_DOWN };
+
+/* ListCases: the page when --limit is not given, and the most tracking answers at once. */
+#define S_LIST_DEFAULT 100
+#define S_LIST_MAX 1000
 
 static struct {
     int json;
@@ -30,6 +42,7 @@ static struct {
     const char *server_key_file;  /* --server-key: the services' public key */
     struct wh_keypair key;
     char server_public[WH_Z85_KEY];
+    const char *cmd;              /* the command running, for messages */
 } g;
 
 /* A client of `endpoint`, keyed when --key/--server-key were given. */
@@ -41,74 +54,10 @@ static wh_client_t *s_client(const char *endpoint)
 
 static const char *const s_services[] = {"intake", "routing", "tracking", "notification"};
 
-static void s_usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: whistlectl [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
-            "Commands:\n"
-            "  ping [SERVICE...]                    health and log head of each service\n"
-            "  report --grid G --matter M --description TEXT --reporter WHO\n"
-            "         [--location L] [--source S] [--idempotency-key K] [--whistle W]\n"
-            "         [--affair A | --authority REF --funding REF] --issuer WHO\n"
-            "                                       (--affair/--authority: a task handed down to\n"
-            "                                       the grid's community, 社区事务准入)\n"
-            "                                       report a problem; prints the case id\n"
-            "  report --period P [--by department|township|grid] [--csv]\n"
-            "                                       assessment figures for an ISO week 2026-W48,\n"
-            "                                       month 2026-11, quarter 2026-Q4 or year 2026:\n"
-            "                                       dispatched, on time, resolved, satisfied (三率),\n"
-            "                                       p50/p90 times and the ranking; --csv (RFC 4180)\n"
-            "                                       or --json to export\n"
-            "  checkin CASE --dept D [--note N]     a department reports for duty (报到)\n"
-            "  progress CASE --dept D [--note N]    a department logs progress\n"
-            "  complete CASE --dept D [--note N]    a department has done its part\n"
-            "  resolve CASE --as UNIT [--note N]    the lead unit declares the case solved\n"
-            "  return CASE --dept D --reason R      a department sends its order back (退单), once\n"
-            "  assign CASE --as UNIT --dept D [--from DEPT]\n"
-            "                                       the lead adds a department, rejects a return,\n"
-            "                                       or moves DEPT's returned order to D\n"
-            "  release CASE --dept D                a department asks to leave (refused while the\n"
-            "                                       case is open: 事不完、人不撤)\n"
-            "  escalate CASE --as UNIT [--whistle QUICK|EMERGENCY|TOUGH] [--reason R]\n"
-            "                                       the lead township raises the whistle by hand\n"
-            "  catalog check FILE                   validate a catalog and print its summary\n"
-            "  verify CASE --as REPORTER --satisfied|--unsatisfied [--note N]\n"
-            "                                       the reporter verifies (群众验单)\n"
-            "  show CASE                            state, assignments and full history\n"
-            "  list [--state S] [--dept D] [--grid G] [--unit U] [--overdue] [--limit N]\n"
-            "       [--after CASE]                  cases from tracking's indexes, paged\n"
-            "  visit --grid G --staff NAME (--hours H | --minutes M) [--date YYYY-MM-DD] [--note N]\n"
-            "                                       a grid leader or worker logs a visit\n"
-            "  visits --week 2026-W48 [--grid G] [--short]\n"
-            "                                       weekly visit hours, flagged under 5 hours\n"
-            "  tail TOPIC [--from SEQ | --cursor FILE] [--from-oldest] [--count N]\n"
-            "         [--idle-exit MS]              replay TOPIC (e.g. dept/cg/) from SEQ, or\n"
-            "                                       after the last sequence FILE holds (kept up\n"
-            "                                       to date), then follow it live, with no gap;\n"
-            "                                       'gone: oldest is N' (exit 1) when SEQ is past\n"
-            "                                       the retention, unless --from-oldest\n"
-            "  webhooks [list]                      webhook registrations, pending deliveries\n"
-            "  webhooks add TOPIC URL               POST every entry of TOPIC to URL (JSON)\n"
-            "  webhooks remove TOPIC URL            stop; pending deliveries are dropped\n"
-            "  webhooks dead [--limit N]            deliveries given up after the last attempt\n"
-            "  keygen DIR/NAME                      a CurveZMQ key pair: NAME.key (secret, mode\n"
-            "                                       0600) and NAME.pub (for the allowlist)\n\n"
-            "Global options:\n"
-            "  --json            machine-readable output (one JSON object per line for tail)\n"
-            "  --timeout MS      how long to wait for a reply (default 5000)\n"
-            "  --intake-api E, --routing-api E, --tracking-api E, --notification-api E,\n"
-            "  --notification-events E   endpoints (defaults: loopback ports 7100..7131;\n"
-            "                    also WHISTLE_INTAKE_API and the like)\n"
-            "  --key FILE        our key pair (NAME.key) for a keyed deployment [WHISTLE_KEY]\n"
-            "  --server-key FILE the services' public key (server.pub) [WHISTLE_SERVER_KEY]\n"
-            "  -h, --help        this text; COMMAND --help for one command\n\n"
-            "Exit status: 0 done, 1 refused (the reason is printed), 2 usage, 3 no answer.\n");
-}
-
 static void s_print_json(const ProtobufCMessage *m)
 {
     json_t *j = wh_message_to_json(m);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    char *s = json_dumps(j, JSON_COMPACT);
     printf("%s\n", s);
     free(s);
     json_decref(j);
@@ -121,6 +70,71 @@ static int s_svc_index(const char *name)
     return -1;
 }
 
+/* Why a call timed out, as what to do about it. */
+static void s_no_reply(int svc, int why)
+{
+    const char *name = s_services[svc], *at = g.api[svc];
+    switch (why) {
+    case WH_CLIENT_KEYS_ON:
+        fprintf(stderr, "whistlectl: %s at %s has keys on (CurveZMQ) and we gave none: pass "
+                        "--key NAME.key --server-key server.pub before the command (or set "
+                        "WHISTLE_KEY and WHISTLE_SERVER_KEY)\n", name, at);
+        break;
+    case WH_CLIENT_KEYS_OFF:
+        fprintf(stderr, "whistlectl: %s at %s has keys off: leave out --key and --server-key "
+                        "(and WHISTLE_KEY, WHISTLE_SERVER_KEY)\n", name, at);
+        break;
+    case WH_CLIENT_KEY_REFUSED:
+        fprintf(stderr, "whistlectl: %s at %s refused our key %s: its public key is not on the "
+                        "services' allowlist\n", name, at, g.key_file);
+        break;
+    case WH_CLIENT_HANDSHAKE_FAILED:
+        fprintf(stderr, "whistlectl: %s at %s: connected, but the handshake did not finish%s\n",
+                name, at, g.key_file ? " (is --server-key the services' server.pub?)" : "");
+        break;
+    case WH_CLIENT_NO_ANSWER:
+        fprintf(stderr, "whistlectl: %s at %s is connected but did not answer within %d ms "
+                        "(busy or stopped; see its log, or try --timeout)\n", name, at,
+                g.timeout_ms);
+        break;
+    default:
+        fprintf(stderr, "whistlectl: no %s listens at %s (is it running? the endpoint is "
+                        "--%s-api or WHISTLE_%s_API)\n", name, at, name,
+                svc == 0 ? "INTAKE" : svc == 1 ? "ROUTING" : svc == 2 ? "TRACKING" : "NOTIFICATION");
+    }
+}
+
+/* Where the valid values of a refused field are listed, or NULL. */
+static const char *s_catalog_hint(const char *field)
+{
+    const char *last = strrchr(field, '.');
+    last = last ? last + 1 : field;
+    static const struct { const char *field, *kind; } map[] = {
+        {"grid", "grids"},          {"matter", "matters"},     {"department", "departments"},
+        {"from_department", "departments"}, {"unit", "units"}, {"affair", "affairs"},
+        {"community", "communities"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(last, map[i].field) == 0) return map[i].kind;
+    return NULL;
+}
+
+/* A refusal on one line: the message (naming the field once), and for an unknown catalog
+ * code where the valid ones are listed. */
+static void s_refused(const Whistle__V1__Error *e)
+{
+    const char *field = e->field ? e->field : "", *msg = e->message ? e->message : "";
+    fprintf(stderr, "whistlectl %s: refused (%s): ", g.cmd, wh_errname(e->code));
+    if (field[0] && !strstr(msg, field)) fprintf(stderr, "%s: ", field);
+    fputs(msg, stderr);
+    const char *kind = s_catalog_hint(field);
+    if (kind && (strstr(msg, "unknown") || strstr(msg, "not in the catalog")))
+        fprintf(stderr, "; the valid ones: whistlectl catalog list %s", kind);
+    if (e->code == WH_ENOTFOUND && strstr(field, "case_id"))
+        fprintf(stderr, "; case ids look like C00000001 (whistlectl list shows them)");
+    fputc('\n', stderr);
+}
+
 /* Sends `req` to service `svc`. Returns 0 with *reply set, or an exit status after printing
  * the reason (refusals are printed and return EXIT_REFUSED with *reply freed). */
 static int s_call(int svc, Whistle__V1__Request *req, Whistle__V1__Reply **reply)
@@ -128,14 +142,15 @@ static int s_call(int svc, Whistle__V1__Request *req, Whistle__V1__Reply **reply
     *reply = NULL;
     wh_client_t *c = s_client(g.api[svc]);
     if (!c) {
-        fprintf(stderr, "whistlectl: cannot connect to %s at %s\n", s_services[svc], g.api[svc]);
+        fprintf(stderr, "whistlectl: cannot connect to %s at %s (is the endpoint right?)\n",
+                s_services[svc], g.api[svc]);
         return EXIT_DOWN;
     }
     int rc = wh_client_call(c, req, reply, g.timeout_ms);
+    int why = wh_client_why(c);
     wh_client_destroy(&c);
     if (rc == WH_ETIMEDOUT) {
-        fprintf(stderr, "whistlectl: no reply from %s at %s within %d ms (is it running?)\n",
-                s_services[svc], g.api[svc], g.timeout_ms);
+        s_no_reply(svc, why);
         return EXIT_DOWN;
     }
     if (rc) {
@@ -143,16 +158,16 @@ static int s_call(int svc, Whistle__V1__Request *req, Whistle__V1__Reply **reply
         return EXIT_DOWN;
     }
     if ((*reply)->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
-        Whistle__V1__Error *e = (*reply)->error;
         if (g.json) s_print_json(&(*reply)->base);
-        fprintf(stderr, "whistlectl: refused: %s%s%s\n", e->field[0] ? e->field : "",
-                e->field[0] ? ": " : "", e->message);
+        s_refused((*reply)->error);
         whistle__v1__reply__free_unpacked(*reply, NULL);
         *reply = NULL;
         return EXIT_REFUSED;
     }
     return 0;
 }
+
+/* ---- output for people -------------------------------------------------------------------- */
 
 static void s_fmt_time(char *buf, size_t n, int64_t ms)
 {
@@ -166,455 +181,106 @@ static void s_fmt_time(char *buf, size_t n, int64_t ms)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* ---- ping ------------------------------------------------------------------------------- */
-
-static int s_ping(int argc, char **argv)
+/* "2026-11-29 09:12" (minutes, for tables). */
+static void s_fmt_minute(char *buf, size_t n, int64_t ms)
 {
-    int worst = 0;
-    int which[4], n = 0;
-    for (int i = 1; i < argc; i++) {
-        int k = s_svc_index(argv[i]);
-        if (k < 0) {
-            fprintf(stderr, "whistlectl: ping: unknown service '%s'\n", argv[i]);
-            return EXIT_USAGE;
-        }
-        which[n++] = k;
+    if (ms <= 0) {
+        snprintf(buf, n, "-");
+        return;
     }
-    if (n == 0)
-        for (; n < 4; n++) which[n] = n;
-    for (int i = 0; i < n; i++) {
-        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-        Whistle__V1__Ping ping = WHISTLE__V1__PING__INIT;
-        req.body_case = WHISTLE__V1__REQUEST__BODY_PING;
-        req.ping = &ping;
-        Whistle__V1__Reply *r;
-        int64_t t0 = wh_mono_ms();
-        int rc = s_call(which[i], &req, &r);
-        if (rc) {
-            if (!g.json) printf("%-13s DOWN  %s\n", s_services[which[i]], g.api[which[i]]);
-            else printf("{\"service\":\"%s\",\"up\":false}\n", s_services[which[i]]);
-            worst = EXIT_DOWN;
-            continue;
-        }
-        Whistle__V1__Pong *p = r->pong;
-        if (g.json) {
-            s_print_json(&p->base);
-        } else {
-            printf("%-13s up    %s  head %" PRIu64 "  uptime %" PRId64 "s  %" PRId64 " ms",
-                   p->service, g.api[which[i]], p->head, p->uptime_ms / 1000, wh_mono_ms() - t0);
-            for (size_t k = 0; k < p->n_cursors; k++) {
-                printf("  %s at %" PRIu64 "/%" PRIu64, p->cursors[k]->upstream, p->cursors[k]->seq,
-                       p->cursors[k]->upstream_head);
-                if (p->cursors[k]->not_applied)
-                    printf(" (%" PRIu64 " not applicable)", p->cursors[k]->not_applied);
-                if (p->cursors[k]->silent)
-                    printf(" SILENT %" PRId64 " ms", p->cursors[k]->silent_ms);
-            }
-            printf("\n");
-            for (size_t k = 0; k < p->n_cursors; k++)
-                if (p->cursors[k]->silent) {
-                    printf("%-13s SILENT nothing heard from %s for %" PRId64
-                           " ms (a partition, or %s is down): not caught up\n",
-                           "", p->cursors[k]->upstream, p->cursors[k]->silent_ms,
-                           p->cursors[k]->upstream);
-                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
-                }
-            for (size_t k = 0; k < p->n_cursors; k++)
-                if (p->cursors[k]->stopped && p->cursors[k]->stopped[0]) {
-                    printf("%-13s STOPPED following %s: %s\n", "", p->cursors[k]->upstream,
-                           p->cursors[k]->stopped);
-                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
-                }
-            if (p->condition && p->condition[0]) {
-                printf("%-13s TROUBLE %s\n", "", p->condition);
-                if (worst < EXIT_DOWN) worst = EXIT_DOWN;
-            }
-        }
-        whistle__v1__reply__free_unpacked(r, NULL);
-    }
-    return worst;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
 }
 
-/* ---- report ------------------------------------------------------------------------------ */
-
-static int s_report(int argc, char **argv)
+/* The whistle as people call it: "QUICK 快捷哨"; "-" when none was blown (a refused case). */
+static const char *s_whistle_label(int w)
 {
-    Whistle__V1__Report rep = WHISTLE__V1__REPORT__INIT;
-    Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
-    char key[64];
-    static struct option opts[] = {{"grid", 1, 0, 'g'},     {"matter", 1, 0, 'm'},
-                                   {"description", 1, 0, 'd'}, {"reporter", 1, 0, 'r'},
-                                   {"location", 1, 0, 'l'}, {"source", 1, 0, 's'},
-                                   {"idempotency-key", 1, 0, 'k'}, {"key", 1, 0, 'K'},
-                                   {"help", 0, 0, 'h'},
-                                   {"whistle", 1, 0, 'w'},  {"affair", 1, 0, 'a'},
-                                   {"authority", 1, 0, 'A'}, {"funding", 1, 0, 'F'},
-                                   {"issuer", 1, 0, 'I'},   {0, 0, 0, 0}};
-    int c;
-    Whistle__V1__CommunityTask task = WHISTLE__V1__COMMUNITY_TASK__INIT;
-    sr.idempotency_key = NULL;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'g': rep.grid = optarg; break;
-        case 'm': rep.matter = optarg; break;
-        case 'd': rep.description = optarg; break;
-        case 'r': rep.reporter = optarg; break;
-        case 'l': rep.location = optarg; break;
-        case 's': rep.source = optarg; break;
-        case 'k': sr.idempotency_key = optarg; break;
-        case 'K':
-            /* one meaning per flag: --key is the global key pair, never the idempotency key */
-            fprintf(stderr, "whistlectl report: --key is the CurveZMQ key pair and goes before "
-                            "the command (whistlectl --key FILE --server-key FILE report ...); "
-                            "to make a retried report idempotent use --idempotency-key %s\n",
-                    optarg);
-            return EXIT_USAGE;
-        case 'w':
-            if (!(rep.whistle = wh_whistle_parse(optarg))) {
-                fprintf(stderr, "whistlectl: --whistle must be QUICK, EMERGENCY or TOUGH\n");
-                return EXIT_USAGE;
-            }
-            break;
-        case 'a': task.affair = optarg; rep.task = &task; break;
-        case 'A': task.authority_ref = optarg; rep.task = &task; break;
-        case 'F': task.funding_ref = optarg; rep.task = &task; break;
-        case 'I': task.issuer = optarg; rep.task = &task; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
+    switch (w) {
+    case WHISTLE__V1__WHISTLE__QUICK: return "QUICK 快捷哨";
+    case WHISTLE__V1__WHISTLE__EMERGENCY: return "EMERGENCY 应急哨";
+    case WHISTLE__V1__WHISTLE__TOUGH: return "TOUGH 攻坚哨";
+    default: return "-";
     }
-    if (!sr.idempotency_key) {
-        /* a fresh key per invocation; pass --idempotency-key to make a retry idempotent */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(key, sizeof key, "ctl-%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec, (int)getpid());
-        sr.idempotency_key = key;
-    }
-    if (!rep.source[0]) rep.source = "whistlectl";
-    sr.report = &rep;
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
-    req.submit_report = &sr;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_INTAKE, &req, &r);
-    if (rc) return rc;
-    if (g.json) s_print_json(&r->submit_report->base);
-    else printf("%s%s\n", r->submit_report->case_id, r->submit_report->duplicate ? " (duplicate)" : "");
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
 }
 
-/* ---- case output ------------------------------------------------------------------------- */
+/* A state's name, "-" for none. */
+static const char *s_state(int s) { return s ? wh_state_name(s) : "-"; }
+
+/* Prints "  LABEL VALUE" only when VALUE is set: no field is printed empty. */
+static void s_field(const char *label, const char *value)
+{
+    if (value && value[0]) printf("  %s %s", label, value);
+}
 
 static void s_print_case(const Whistle__V1__Case *c)
 {
     char t1[32], t2[32];
-    printf("case %s  %s  %s whistle  lead %s  community %s\n", c->id, wh_state_name(c->state),
-           wh_whistle_name(c->whistle), c->lead_unit, c->community);
-    if (c->report)
-        printf("  grid %s  matter %s  reporter %s\n  %s\n", c->report->grid, c->report->matter,
-               c->report->reporter, c->report->description);
-    s_fmt_time(t1, sizeof t1, c->checkin_deadline_ms);
-    s_fmt_time(t2, sizeof t2, c->resolve_deadline_ms);
-    printf("  check in by %s, resolve by %s, reopened %u time(s)\n", t1, t2, c->reopen_count);
-    for (size_t i = 0; i < c->n_assignments; i++) {
-        s_fmt_time(t1, sizeof t1, c->assignments[i]->checked_in_at_ms);
-        printf("  dept %-10s %-10s checked in %s\n", c->assignments[i]->department,
-               wh_assignment_state_name(c->assignments[i]->state), t1);
-    }
-}
-
-static int s_action(int action, int argc, char **argv)
-{
-    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
-    static struct option opts[] = {{"dept", 1, 0, 'd'},      {"as", 1, 0, 'a'},
-                                   {"note", 1, 0, 'n'},      {"reason", 1, 0, 'n'},
-                                   {"from", 1, 0, 'f'},      {"satisfied", 0, 0, 's'},
-                                   {"unsatisfied", 0, 0, 'u'}, {"help", 0, 0, 'h'},
-                                   {0, 0, 0, 0}};
-    int c, verdict = -1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': a.department = optarg; break;
-        case 'a': a.actor = optarg; break;
-        case 'n': a.note = optarg; break;
-        case 'f': a.from_department = optarg; break;
-        case 's': verdict = 1; break;
-        case 'u': verdict = 0; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "whistlectl: %s needs a CASE id\n", argv[0]);
-        return EXIT_USAGE;
-    }
-    a.case_id = argv[optind];
-    a.action = action;
-    if (action == WHISTLE__V1__ACTION__VERIFY) {
-        if (verdict < 0) {
-            fprintf(stderr, "whistlectl: verify needs --satisfied or --unsatisfied\n");
-            return EXIT_USAGE;
-        }
-        a.satisfied = verdict;
-    }
-    if (!a.actor[0] && a.department[0]) a.actor = a.department;
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_CASE_ACTION;
-    req.case_action = &a;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_TRACKING, &req, &r);
-    if (rc) return rc;
-    Whistle__V1__Case *cs = r->case_action->case_;
-    if (g.json) s_print_json(&cs->base);
-    else printf("%s %s\n", cs->id, wh_state_name(cs->state));
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_show(int argc, char **argv)
-{
-    if (argc < 2 || argv[1][0] == '-') {
-        fprintf(stderr, "whistlectl: show needs a CASE id\n");
-        return EXIT_USAGE;
-    }
-    Whistle__V1__GetCase gc = WHISTLE__V1__GET_CASE__INIT;
-    gc.case_id = argv[1];
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
-    req.get_case = &gc;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_TRACKING, &req, &r);
-    if (rc) return rc;
-    if (g.json) {
-        s_print_json(&r->get_case->base);
-    } else {
-        s_print_case(r->get_case->case_);
-        printf("history:\n");
-        for (size_t i = 0; i < r->get_case->n_history; i++) {
-            Whistle__V1__HistoryEntry *h = r->get_case->history[i];
-            char t[32];
-            s_fmt_time(t, sizeof t, h->at_ms);
-            printf("  %s  %-9s %-12s %s -> %s%s%s\n", t, wh_action_name(h->action), h->actor,
-                   wh_state_name(h->from_state), wh_state_name(h->to_state),
-                   h->note[0] ? "  " : "", h->note);
-        }
-    }
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_list(int argc, char **argv)
-{
-    Whistle__V1__ListCases q = WHISTLE__V1__LIST_CASES__INIT;
-    static struct option opts[] = {{"state", 1, 0, 's'}, {"dept", 1, 0, 'd'}, {"grid", 1, 0, 'g'},
-                                   {"unit", 1, 0, 'u'},  {"limit", 1, 0, 'l'}, {"after", 1, 0, 'a'},
-                                   {"overdue", 0, 0, 'o'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (!(q.state = wh_state_parse(optarg))) {
-                fprintf(stderr, "whistlectl: --state: unknown state '%s' (DISPATCHED, "
-                                "IN_PROGRESS, RESOLVED, CLOSED, REOPENED, REFUSED)\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'd': q.department = optarg; break;
-        case 'g': q.grid = optarg; break;
-        case 'u': q.unit = optarg; break;
-        case 'l': q.limit = (uint32_t)atoi(optarg); break;
-        case 'a': q.after_case_id = optarg; break;
-        case 'o': q.overdue = 1; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_LIST_CASES;
-    req.list_cases = &q;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_TRACKING, &req, &r);
-    if (rc) return rc;
-    Whistle__V1__ListReply *lr = r->list_cases;
-    if (g.json) {
-        s_print_json(&lr->base);
-    } else {
-        for (size_t i = 0; i < lr->n_cases; i++) {
-            Whistle__V1__Case *cs = lr->cases[i];
-            printf("%-10s %-11s %-9s %-12s %-6s %-5s", cs->id, wh_state_name(cs->state),
-                   wh_whistle_name(cs->whistle), cs->lead_unit, cs->report ? cs->report->grid : "",
-                   cs->report ? cs->report->matter : "");
-            for (size_t k = 0; k < cs->n_assignments; k++)
-                printf(" %s:%s", cs->assignments[k]->department,
-                       wh_assignment_state_name(cs->assignments[k]->state));
+    printf("case %s  %s", c->id, s_state(c->state));
+    if (c->whistle) printf("  %s", s_whistle_label(c->whistle));
+    s_field("lead", c->lead_unit);
+    s_field("community", c->community);
+    printf("\n");
+    const Whistle__V1__Report *r = c->report;
+    if (r) {
+        printf(" ");
+        s_field("grid", r->grid);
+        s_field("matter", r->matter);
+        s_field("reporter", r->reporter);
+        s_field("via", r->source);
+        s_field("at", r->location);
+        printf("\n");
+        if (r->task) {
+            printf(" ");
+            s_field("task", r->task->affair);
+            s_field("issued by", r->task->issuer);
+            s_field("authority", r->task->authority_ref);
+            s_field("funding", r->task->funding_ref);
             printf("\n");
         }
-        if (lr->next_after[0]) printf("(more: --after %s)\n", lr->next_after);
+        if (r->description[0]) printf("  %s\n", r->description);
     }
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_escalate(int argc, char **argv)
-{
-    Whistle__V1__Escalate e = WHISTLE__V1__ESCALATE__INIT;
-    static struct option opts[] = {{"as", 1, 0, 'a'}, {"whistle", 1, 0, 'w'}, {"reason", 1, 0, 'r'},
-                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': e.actor = optarg; break;
-        case 'w':
-            if (!(e.to_whistle = wh_whistle_parse(optarg))) {
-                fprintf(stderr, "whistlectl: --whistle must be QUICK, EMERGENCY or TOUGH\n");
-                return EXIT_USAGE;
-            }
-            break;
-        case 'r': e.reason = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
+    s_fmt_time(t1, sizeof t1, r && r->reported_at_ms ? r->reported_at_ms : c->created_at_ms);
+    printf("  reported %s", t1);
+    if (c->checkin_deadline_ms) {
+        s_fmt_time(t1, sizeof t1, c->checkin_deadline_ms);
+        printf(", check in by %s", t1);
+    }
+    if (c->resolve_deadline_ms) {
+        s_fmt_time(t2, sizeof t2, c->resolve_deadline_ms);
+        printf(", resolve by %s", t2);
+    }
+    if (c->reopen_count) printf(", reopened %u time(s)", c->reopen_count);
+    if (c->escalation_level) printf(", %u escalation step(s)", c->escalation_level);
+    printf("\n");
+    for (size_t i = 0; i < c->n_assignments; i++) {
+        const Whistle__V1__Assignment *a = c->assignments[i];
+        printf("  dept %-10s %-10s", a->department, wh_assignment_state_name(a->state));
+        if (a->checked_in_at_ms) {
+            s_fmt_time(t1, sizeof t1, a->checked_in_at_ms);
+            printf(" checked in %s", t1);
         }
-    }
-    if (optind >= argc || !e.actor[0]) {
-        fprintf(stderr, "whistlectl: escalate needs a CASE id and --as UNIT\n");
-        return EXIT_USAGE;
-    }
-    e.case_id = argv[optind];
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_ESCALATE;
-    req.escalate = &e;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_ROUTING, &req, &r);
-    if (rc) return rc;
-    Whistle__V1__CaseEscalated *ev = r->escalate->escalated;
-    if (g.json) {
-        s_print_json(&ev->base);
-    } else {
-        printf("%s %s -> %s", ev->case_id, wh_whistle_name(ev->from_whistle),
-               wh_whistle_name(ev->to_whistle));
-        for (size_t i = 0; i < ev->n_added_departments; i++)
-            printf("%s%s", i ? ", " : " (added ", ev->added_departments[i]);
-        printf("%s\n", ev->n_added_departments ? ")" : "");
-    }
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_visit(int argc, char **argv)
-{
-    Whistle__V1__LogVisit v = WHISTLE__V1__LOG_VISIT__INIT;
-    static struct option opts[] = {{"grid", 1, 0, 'g'}, {"staff", 1, 0, 's'}, {"hours", 1, 0, 'H'},
-                                   {"minutes", 1, 0, 'm'}, {"date", 1, 0, 'd'}, {"note", 1, 0, 'n'},
-                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'g': v.grid = optarg; break;
-        case 's': v.staff = optarg; break;
-        case 'H': v.minutes = (uint32_t)(atof(optarg) * 60 + 0.5); break;
-        case 'm': v.minutes = (uint32_t)atoi(optarg); break;
-        case 'd': v.date = optarg; break;
-        case 'n': v.note = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_LOG_VISIT;
-    req.log_visit = &v;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_TRACKING, &req, &r);
-    if (rc) return rc;
-    if (g.json) s_print_json(&r->log_visit->base);
-    else printf("%s %s: %u min this week\n", v.grid, v.staff, r->log_visit->week_minutes);
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_visits(int argc, char **argv)
-{
-    Whistle__V1__Visits q = WHISTLE__V1__VISITS__INIT;
-    static struct option opts[] = {{"week", 1, 0, 'w'}, {"grid", 1, 0, 'g'}, {"short", 0, 0, 's'},
-                                   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'w': q.week = optarg; break;
-        case 'g': q.grid = optarg; break;
-        case 's': q.short_only = 1; break;
-        case 'h': s_usage(stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
-    req.body_case = WHISTLE__V1__REQUEST__BODY_VISITS;
-    req.visits = &q;
-    Whistle__V1__Reply *r;
-    int rc = s_call(WH_UP_TRACKING, &req, &r);
-    if (rc) return rc;
-    Whistle__V1__VisitsReply *vr = r->visits;
-    if (g.json) {
-        s_print_json(&vr->base);
-    } else {
-        printf("week %s: %u of the staff under 5 hours\n", vr->week, vr->short_count);
-        for (size_t i = 0; i < vr->n_rows; i++)
-            printf("%-8s %-6s %-12s %3u:%02u%s\n", vr->rows[i]->grid, vr->rows[i]->role,
-                   vr->rows[i]->staff, vr->rows[i]->minutes / 60, vr->rows[i]->minutes % 60,
-                   vr->rows[i]->under_minimum ? "  < 5 h" : "");
-    }
-    whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
-}
-
-static int s_catalog(int argc, char **argv)
-{
-    if (argc != 3 || strcmp(argv[1], "check") != 0) {
-        fprintf(stderr, "whistlectl: usage: catalog check FILE\n");
-        return EXIT_USAGE;
-    }
-    char err[512];
-    struct wh_catalog *cat = wh_catalog_load(argv[2], err, sizeof err);
-    if (!cat) {
-        fprintf(stderr, "whistlectl: catalog refused: %s\n", err);
-        return EXIT_REFUSED;
-    }
-    size_t streets = 0, per[4] = {0};
-    for (size_t i = 0; i < cat->n_units; i++) streets += cat->units[i].street;
-    for (size_t i = 0; i < cat->n_matters; i++) per[cat->matters[i].whistle]++;
-    if (g.json) {
-        printf("{\"district\":\"%s\",\"units\":%zu,\"townships\":%zu,\"streets\":%zu,"
-               "\"communities\":%zu,\"grids\":%zu,\"departments\":%zu,\"matters\":%zu,"
-               "\"quick\":%zu,\"emergency\":%zu,\"tough\":%zu,\"admitted_affairs\":%zu}\n",
-               cat->district_code, cat->n_units, cat->n_units - streets, streets,
-               cat->n_communities, cat->n_grids, cat->n_departments, cat->n_matters, per[1], per[2],
-               per[3], cat->n_affairs);
-    } else {
-        printf("%s: ok\n", argv[2]);
-        printf("district     %s (%s)\n", cat->district_name, cat->district_code);
-        printf("units        %zu (%zu townships, %zu streets)\n", cat->n_units,
-               cat->n_units - streets, streets);
-        printf("communities  %zu\ngrids        %zu\ndepartments  %zu\n", cat->n_communities,
-               cat->n_grids, cat->n_departments);
-        printf("matters      %zu (QUICK %zu, EMERGENCY %zu, TOUGH %zu)\n", cat->n_matters, per[1],
-               per[2], per[3]);
-        printf("admitted community affairs  %zu\n", cat->n_affairs);
-        for (int w = 1; w <= 3; w++)
-            printf("%-9s %s: check in within %lld s, resolve within %lld s\n",
-                   wh_whistle_name(w), cat->whistles[w].name,
-                   (long long)(cat->whistles[w].checkin_ms / 1000),
-                   (long long)(cat->whistles[w].resolve_ms / 1000));
-        printf("ladder      ");
-        for (size_t i = 0; i < cat->n_escalation; i++)
-            printf("%s%s", i ? " -> " : " ", cat->escalation[i]);
         printf("\n");
     }
-    wh_catalog_destroy(&cat);
-    return 0;
 }
 
-/* ---- report --period: assessment figures -------------------------------------------------- */
+/* The date of a case for a list: when it was reported. */
+static int64_t s_case_date(const Whistle__V1__Case *c)
+{
+    return c->report && c->report->reported_at_ms ? c->report->reported_at_ms : c->created_at_ms;
+}
 
+/* A case id looks like C00000001: refuse anything else before asking. */
+static int s_case_id(const struct ctl_cmd *cmd, const char *id)
+{
+    size_t n = strlen(id);
+    int ok = n >= 2 && n <= 20 && id[0] == 'C';
+    for (size_t i = 1; ok && i < n; i++) ok = id[i] >= '0' && id[i] <= '9';
+    if (!ok)
+        return ctl_usage(cmd, "'%s' is not a case id; case ids look like C00000001", id);
+    return 0;
+}
 /* Columns are counted in display cells: a CJK name takes two per character, not three bytes. */
 static int s_cells(const char *s)
 {
@@ -712,6 +378,622 @@ static void s_figures_table(const Whistle__V1__FiguresReply *fr)
     if (fr->n_rows == 0) printf("(no case dispatched in this period)\n");
 }
 
+
+/* ---- ping ------------------------------------------------------------------------------- */
+
+static int s_ping(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned char seen[256] = {0};
+    int c;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1)
+        return c == CTL_HELP ? 0 : EXIT_USAGE;
+    int worst = 0;
+    int which[4], n = 0;
+    for (int i = optind; i < argc; i++) {
+        int k = s_svc_index(argv[i]);
+        if (k < 0)
+            return ctl_usage(cmd, "unknown service '%s' (intake, routing, tracking, "
+                                  "notification)", argv[i]);
+        for (int j = 0; j < n; j++)
+            if (which[j] == k) return ctl_usage(cmd, "'%s' given twice", argv[i]);
+        which[n++] = k;
+    }
+    if (n == 0)
+        for (; n < 4; n++) which[n] = n;
+    for (int i = 0; i < n; i++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__Ping ping = WHISTLE__V1__PING__INIT;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_PING;
+        req.ping = &ping;
+        Whistle__V1__Reply *r;
+        int64_t t0 = wh_mono_ms();
+        int rc = s_call(which[i], &req, &r);
+        if (rc) {
+            if (!g.json) printf("%-13s DOWN  %s\n", s_services[which[i]], g.api[which[i]]);
+            else printf("{\"service\":\"%s\",\"up\":false}\n", s_services[which[i]]);
+            worst = EXIT_DOWN;
+            continue;
+        }
+        Whistle__V1__Pong *p = r->pong;
+        if (g.json) {
+            s_print_json(&p->base);
+        } else {
+            printf("%-13s up    %s  head %" PRIu64 "  uptime %" PRId64 "s  %" PRId64 " ms",
+                   p->service, g.api[which[i]], p->head, p->uptime_ms / 1000, wh_mono_ms() - t0);
+            for (size_t k = 0; k < p->n_cursors; k++) {
+                printf("  %s at %" PRIu64 "/%" PRIu64, p->cursors[k]->upstream, p->cursors[k]->seq,
+                       p->cursors[k]->upstream_head);
+                if (p->cursors[k]->not_applied)
+                    printf(" (%" PRIu64 " not applicable)", p->cursors[k]->not_applied);
+                if (p->cursors[k]->silent)
+                    printf(" SILENT %" PRId64 " ms", p->cursors[k]->silent_ms);
+            }
+            printf("\n");
+            for (size_t k = 0; k < p->n_cursors; k++)
+                if (p->cursors[k]->silent) {
+                    printf("%-13s SILENT nothing heard from %s for %" PRId64
+                           " ms (a partition, or %s is down): not caught up\n",
+                           "", p->cursors[k]->upstream, p->cursors[k]->silent_ms,
+                           p->cursors[k]->upstream);
+                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+                }
+            for (size_t k = 0; k < p->n_cursors; k++)
+                if (p->cursors[k]->stopped && p->cursors[k]->stopped[0]) {
+                    printf("%-13s STOPPED following %s: %s\n", "", p->cursors[k]->upstream,
+                           p->cursors[k]->stopped);
+                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+                }
+            if (p->condition && p->condition[0]) {
+                printf("%-13s TROUBLE %s\n", "", p->condition);
+                if (worst < EXIT_DOWN) worst = EXIT_DOWN;
+            }
+        }
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    return worst;
+}
+
+/* ---- report ------------------------------------------------------------------------------ */
+
+static int s_report(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__Report rep = WHISTLE__V1__REPORT__INIT;
+    Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
+    char key[64];
+    static const struct option opts[] = {
+        {"grid", 1, 0, 'g'},        {"matter", 1, 0, 'm'},     {"description", 1, 0, 'd'},
+        {"reporter", 1, 0, 'r'},    {"location", 1, 0, 'l'},   {"source", 1, 0, 's'},
+        {"idempotency-key", 1, 0, 'k'}, {"key", 1, 0, 'K'},    {"help", 0, 0, 'h'},
+        {"whistle", 1, 0, 'w'},     {"affair", 1, 0, 'a'},     {"authority", 1, 0, 'A'},
+        {"funding", 1, 0, 'F'},     {"issuer", 1, 0, 'I'},     {0, 0, 0, 0}};
+    int c;
+    unsigned char seen[256] = {0};
+    Whistle__V1__CommunityTask task = WHISTLE__V1__COMMUNITY_TASK__INIT;
+    sr.idempotency_key = NULL;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'g': rep.grid = optarg; break;
+        case 'm': rep.matter = optarg; break;
+        case 'd': rep.description = optarg; break;
+        case 'r': rep.reporter = optarg; break;
+        case 'l': rep.location = optarg; break;
+        case 's': rep.source = optarg; break;
+        case 'k': sr.idempotency_key = optarg; break;
+        case 'K':
+            /* one meaning per flag: --key is the global key pair, never the idempotency key */
+            fprintf(stderr, "whistlectl report: --key is the CurveZMQ key pair and goes before "
+                            "the command (whistlectl --key FILE --server-key FILE report ...); "
+                            "to make a retried report idempotent use --idempotency-key %s\n",
+                    optarg);
+            return EXIT_USAGE;
+        case 'w':
+            if (!(rep.whistle = wh_whistle_parse(optarg)))
+                return ctl_usage(cmd, "--whistle must be QUICK, EMERGENCY or TOUGH, got '%s'",
+                                 optarg);
+            break;
+        case 'a': task.affair = optarg; rep.task = &task; break;
+        case 'A': task.authority_ref = optarg; rep.task = &task; break;
+        case 'F': task.funding_ref = optarg; rep.task = &task; break;
+        case 'I': task.issuer = optarg; rep.task = &task; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 0, 0, "")) return EXIT_USAGE;
+    if (!sr.idempotency_key) {
+        /* a fresh key per invocation; pass --idempotency-key to make a retry idempotent */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(key, sizeof key, "ctl-%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec, (int)getpid());
+        sr.idempotency_key = key;
+    }
+    if (!rep.source[0]) rep.source = "whistlectl";
+    sr.report = &rep;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
+    req.submit_report = &sr;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_INTAKE, &req, &r);
+    if (rc) return rc;
+    if (g.json) s_print_json(&r->submit_report->base);
+    else printf("%s%s\n", r->submit_report->case_id, r->submit_report->duplicate ? " (duplicate)" : "");
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- case actions ------------------------------------------------------------------------- */
+
+static int s_action(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    const int action = cmd->arg;
+    /* each action takes its own flags only: a flag it does not use is refused, not ignored */
+    const int by_dept = action == WHISTLE__V1__ACTION__CHECKIN ||
+                        action == WHISTLE__V1__ACTION__PROGRESS ||
+                        action == WHISTLE__V1__ACTION__COMPLETE ||
+                        action == WHISTLE__V1__ACTION__RETURN ||
+                        action == WHISTLE__V1__ACTION__RELEASE;
+    const int is_assign = action == WHISTLE__V1__ACTION__ASSIGN;
+    const int is_verify = action == WHISTLE__V1__ACTION__VERIFY;
+    const int is_return = action == WHISTLE__V1__ACTION__RETURN;
+    struct option opts[10];
+    int n = 0;
+    if (by_dept || is_assign) opts[n++] = (struct option){"dept", 1, 0, 'd'};
+    if (!by_dept) opts[n++] = (struct option){"as", 1, 0, 'a'};
+    if (is_return) opts[n++] = (struct option){"reason", 1, 0, 'n'};
+    else if (action != WHISTLE__V1__ACTION__RELEASE && !is_assign)
+        opts[n++] = (struct option){"note", 1, 0, 'n'};
+    if (is_assign) opts[n++] = (struct option){"from", 1, 0, 'f'};
+    if (is_verify) {
+        opts[n++] = (struct option){"satisfied", 0, 0, 's'};
+        opts[n++] = (struct option){"unsatisfied", 0, 0, 'u'};
+    }
+    opts[n++] = (struct option){"help", 0, 0, 'h'};
+    opts[n] = (struct option){0, 0, 0, 0};
+    int c, verdict = -1;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'd': a.department = optarg; break;
+        case 'a': a.actor = optarg; break;
+        case 'n': a.note = optarg; break;
+        case 'f': a.from_department = optarg; break;
+        case 's':
+        case 'u':
+            if (verdict >= 0) return ctl_usage(cmd, "--satisfied or --unsatisfied: one of them");
+            verdict = c == 's';
+            break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 1, 1, "a CASE id, such as C00000001")) return EXIT_USAGE;
+    a.case_id = argv[optind];
+    if (s_case_id(cmd, a.case_id)) return EXIT_USAGE;
+    if (by_dept && !a.department[0]) return ctl_usage(cmd, "needs --dept DEPT");
+    if (!by_dept && !a.actor[0])
+        return ctl_usage(cmd, "needs --as %s", is_verify ? "REPORTER" : "UNIT");
+    if (is_assign && !a.department[0]) return ctl_usage(cmd, "needs --dept DEPT");
+    a.action = action;
+    if (is_verify) {
+        if (verdict < 0) return ctl_usage(cmd, "needs --satisfied or --unsatisfied");
+        a.satisfied = verdict;
+    }
+    if (!a.actor[0] && a.department[0]) a.actor = a.department;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_CASE_ACTION;
+    req.case_action = &a;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__Case *cs = r->case_action->case_;
+    if (g.json) s_print_json(&cs->base);
+    else printf("%s %s\n", cs->id, s_state(cs->state));
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_show(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned char seen[256] = {0};
+    int c;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1)
+        return c == CTL_HELP ? 0 : EXIT_USAGE;
+    if (ctl_args(cmd, argc, argv, 1, 1, "a CASE id, such as C00000001")) return EXIT_USAGE;
+    if (s_case_id(cmd, argv[optind])) return EXIT_USAGE;
+    Whistle__V1__GetCase gc = WHISTLE__V1__GET_CASE__INIT;
+    gc.case_id = argv[optind];
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
+    req.get_case = &gc;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    if (g.json) {
+        s_print_json(&r->get_case->base);
+    } else {
+        s_print_case(r->get_case->case_);
+        printf("history:\n");
+        for (size_t i = 0; i < r->get_case->n_history; i++) {
+            Whistle__V1__HistoryEntry *h = r->get_case->history[i];
+            char t[32];
+            s_fmt_time(t, sizeof t, h->at_ms);
+            printf("  %s  %-9s %-12s %s -> %s%s%s\n", t, wh_action_name(h->action), h->actor,
+                   s_state(h->from_state), s_state(h->to_state), h->note[0] ? "  " : "",
+                   h->note);
+        }
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_list(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__ListCases q = WHISTLE__V1__LIST_CASES__INIT;
+    static const struct option opts[] = {
+        {"state", 1, 0, 's'}, {"dept", 1, 0, 'd'},  {"grid", 1, 0, 'g'},    {"unit", 1, 0, 'u'},
+        {"limit", 1, 0, 'l'}, {"after", 1, 0, 'a'}, {"overdue", 0, 0, 'o'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    long long limit;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 's':
+            if (!(q.state = wh_state_parse(optarg)))
+                return ctl_usage(cmd, "--state: unknown state '%s' (DISPATCHED, IN_PROGRESS, "
+                                      "RESOLVED, CLOSED, REOPENED, REFUSED)", optarg);
+            break;
+        case 'd': q.department = optarg; break;
+        case 'g': q.grid = optarg; break;
+        case 'u': q.unit = optarg; break;
+        case 'l':
+            if (ctl_number(cmd, "--limit", optarg, 1, S_LIST_MAX, &limit)) return EXIT_USAGE;
+            q.limit = (uint32_t)limit;
+            break;
+        case 'a':
+            if (s_case_id(cmd, optarg)) return EXIT_USAGE;
+            q.after_case_id = optarg;
+            break;
+        case 'o': q.overdue = 1; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 0, 0, "")) return EXIT_USAGE;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_LIST_CASES;
+    req.list_cases = &q;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__ListReply *lr = r->list_cases;
+    if (g.json) {
+        s_print_json(&lr->base);
+    } else {
+        if (lr->n_cases)
+            printf("%-10s %-16s %-11s %-16s %-12s %-8s %-6s %s\n", "case", "reported", "state",
+                   "whistle", "lead", "grid", "matter", "departments");
+        for (size_t i = 0; i < lr->n_cases; i++) {
+            Whistle__V1__Case *cs = lr->cases[i];
+            char date[32];
+            s_fmt_minute(date, sizeof date, s_case_date(cs));
+            printf("%-10s %-16s %-11s ", cs->id, date, s_state(cs->state));
+            s_cell(s_whistle_label(cs->whistle), 17);
+            printf("%-12s %-8s %-6s", cs->lead_unit[0] ? cs->lead_unit : "-",
+                   cs->report && cs->report->grid[0] ? cs->report->grid : "-",
+                   cs->report && cs->report->matter[0] ? cs->report->matter : "-");
+            for (size_t k = 0; k < cs->n_assignments; k++)
+                printf(" %s:%s", cs->assignments[k]->department,
+                       wh_assignment_state_name(cs->assignments[k]->state));
+            printf("\n");
+        }
+        if (lr->n_cases == 0) printf("(no case matches)\n");
+        if (lr->next_after[0]) printf("(more: --after %s)\n", lr->next_after);
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_escalate(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__Escalate e = WHISTLE__V1__ESCALATE__INIT;
+    static const struct option opts[] = {{"as", 1, 0, 'a'}, {"whistle", 1, 0, 'w'},
+                                         {"reason", 1, 0, 'r'}, {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'a': e.actor = optarg; break;
+        case 'w':
+            if (!(e.to_whistle = wh_whistle_parse(optarg)))
+                return ctl_usage(cmd, "--whistle must be QUICK, EMERGENCY or TOUGH, got '%s'",
+                                 optarg);
+            break;
+        case 'r': e.reason = optarg; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 1, 1, "a CASE id, such as C00000001")) return EXIT_USAGE;
+    if (s_case_id(cmd, argv[optind])) return EXIT_USAGE;
+    if (!e.actor[0]) return ctl_usage(cmd, "needs --as UNIT (the case's lead township or street)");
+    e.case_id = argv[optind];
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_ESCALATE;
+    req.escalate = &e;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_ROUTING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__CaseEscalated *ev = r->escalate->escalated;
+    if (g.json) {
+        s_print_json(&ev->base);
+    } else {
+        printf("%s %s -> %s", ev->case_id, wh_whistle_name(ev->from_whistle),
+               wh_whistle_name(ev->to_whistle));
+        for (size_t i = 0; i < ev->n_added_departments; i++)
+            printf("%s%s", i ? ", " : " (added ", ev->added_departments[i]);
+        printf("%s\n", ev->n_added_departments ? ")" : "");
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- visits ------------------------------------------------------------------------------- */
+
+static int s_visit(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__LogVisit v = WHISTLE__V1__LOG_VISIT__INIT;
+    static const struct option opts[] = {
+        {"grid", 1, 0, 'g'}, {"staff", 1, 0, 's'}, {"hours", 1, 0, 'H'}, {"minutes", 1, 0, 'm'},
+        {"date", 1, 0, 'd'}, {"note", 1, 0, 'n'},  {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    int c;
+    long long minutes;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'g': v.grid = optarg; break;
+        case 's': v.staff = optarg; break;
+        case 'H': {
+            char *end;
+            errno = 0;
+            double h = strtod(optarg, &end);
+            double m = h * 60.0;
+            if (errno || end == optarg || *end || !isfinite(h) || m < 0.5 || m >= 1440.5)
+                return ctl_usage(cmd, "--hours: a visit must be 1..1440 minutes (up to 24 "
+                                      "hours), got %s hours", optarg);
+            v.minutes = (uint32_t)(m + 0.5);
+            break;
+        }
+        case 'm':
+            if (ctl_number(cmd, "--minutes", optarg, 1, 1440, &minutes)) return EXIT_USAGE;
+            v.minutes = (uint32_t)minutes;
+            break;
+        case 'd': v.date = optarg; break;
+        case 'n': v.note = optarg; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 0, 0, "")) return EXIT_USAGE;
+    if (seen['H'] && seen['m']) return ctl_usage(cmd, "--hours or --minutes: one of them");
+    if (!v.grid[0] || !v.staff[0] || !v.minutes)
+        return ctl_usage(cmd, "needs --grid G, --staff NAME and --hours H or --minutes M");
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_LOG_VISIT;
+    req.log_visit = &v;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    if (g.json) s_print_json(&r->log_visit->base);
+    else printf("%s %s: %u min this week\n", v.grid, v.staff, r->log_visit->week_minutes);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+static int s_visits(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__Visits q = WHISTLE__V1__VISITS__INIT;
+    static const struct option opts[] = {{"week", 1, 0, 'w'}, {"grid", 1, 0, 'g'},
+                                         {"short", 0, 0, 's'}, {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'w': q.week = optarg; break;
+        case 'g': q.grid = optarg; break;
+        case 's': q.short_only = 1; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (ctl_args(cmd, argc, argv, 0, 0, "")) return EXIT_USAGE;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_VISITS;
+    req.visits = &q;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_TRACKING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__VisitsReply *vr = r->visits;
+    if (g.json) {
+        s_print_json(&vr->base);
+    } else {
+        printf("week %s: %u of the staff under 5 hours\n", vr->week, vr->short_count);
+        for (size_t i = 0; i < vr->n_rows; i++)
+            printf("%-8s %-6s %-12s %3u:%02u%s\n", vr->rows[i]->grid, vr->rows[i]->role,
+                   vr->rows[i]->staff, vr->rows[i]->minutes / 60, vr->rows[i]->minutes % 60,
+                   vr->rows[i]->under_minimum ? "  < 5 h" : "");
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* ---- catalog ------------------------------------------------------------------------------ */
+
+/* The catalog the services would load: FILE, else WHISTLE_CATALOG, else the default. */
+static struct wh_catalog *s_catalog_load(const struct ctl_cmd *cmd, const char *file)
+{
+    const char *path = file;
+    if (!path) path = getenv("WHISTLE_CATALOG");
+    if (!path || !path[0]) path = "deploy/catalog/default.json";
+    char err[512];
+    struct wh_catalog *cat = wh_catalog_load(path, err, sizeof err);
+    if (!cat && !file && access(path, F_OK) != 0)
+        fprintf(stderr, "whistlectl %s: no catalog at %s: give its FILE, or set "
+                        "WHISTLE_CATALOG to the services' --catalog\n", cmd->name, path);
+    else if (!cat)
+        fprintf(stderr, "whistlectl %s: catalog refused: %s\n", cmd->name, err);
+    return cat;
+}
+
+static int s_catalog_check(const struct ctl_cmd *cmd, const char *path)
+{
+    struct wh_catalog *cat = s_catalog_load(cmd, path);
+    if (!cat) return EXIT_REFUSED;
+    size_t streets = 0, per[4] = {0};
+    for (size_t i = 0; i < cat->n_units; i++) streets += cat->units[i].street;
+    for (size_t i = 0; i < cat->n_matters; i++) per[cat->matters[i].whistle]++;
+    if (g.json) {
+        printf("{\"district\":\"%s\",\"units\":%zu,\"townships\":%zu,\"streets\":%zu,"
+               "\"communities\":%zu,\"grids\":%zu,\"departments\":%zu,\"matters\":%zu,"
+               "\"quick\":%zu,\"emergency\":%zu,\"tough\":%zu,\"admitted_affairs\":%zu}\n",
+               cat->district_code, cat->n_units, cat->n_units - streets, streets,
+               cat->n_communities, cat->n_grids, cat->n_departments, cat->n_matters, per[1], per[2],
+               per[3], cat->n_affairs);
+    } else {
+        printf("%s: ok\n", path);
+        printf("district     %s (%s)\n", cat->district_name, cat->district_code);
+        printf("units        %zu (%zu townships, %zu streets)\n", cat->n_units,
+               cat->n_units - streets, streets);
+        printf("communities  %zu\ngrids        %zu\ndepartments  %zu\n", cat->n_communities,
+               cat->n_grids, cat->n_departments);
+        printf("matters      %zu (QUICK %zu, EMERGENCY %zu, TOUGH %zu)\n", cat->n_matters, per[1],
+               per[2], per[3]);
+        printf("admitted community affairs  %zu\n", cat->n_affairs);
+        for (int w = 1; w <= 3; w++)
+            printf("%-9s %s: check in within %lld s, resolve within %lld s\n",
+                   wh_whistle_name(w), cat->whistles[w].name,
+                   (long long)(cat->whistles[w].checkin_ms / 1000),
+                   (long long)(cat->whistles[w].resolve_ms / 1000));
+        printf("ladder      ");
+        for (size_t i = 0; i < cat->n_escalation; i++)
+            printf("%s%s", i ? " -> " : " ", cat->escalation[i]);
+        printf("\n");
+    }
+    wh_catalog_destroy(&cat);
+    return 0;
+}
+
+static void s_json_row(json_t *arr, const char *code, const char *name, const char *k1,
+                       const char *v1)
+{
+    json_t *o = json_pack("{s:s, s:s}", "code", code, "name", name ? name : "");
+    if (k1) json_object_set_new(o, k1, json_string(v1 ? v1 : ""));
+    json_array_append_new(arr, o);
+}
+
+/* One row: code, name, and one more column (`extra`, may be NULL). */
+static void s_list_row(json_t *arr, const char *code, const char *name, const char *k1,
+                       const char *v1)
+{
+    if (arr) {
+        s_json_row(arr, code, name, k1, v1);
+        return;
+    }
+    s_cell(code, 16);
+    s_cell(name ? name : "", 24);
+    if (v1 && v1[0]) fputs(v1, stdout);
+    printf("\n");
+}
+
+static int s_catalog_list(const struct ctl_cmd *cmd, const char *kind, const char *file)
+{
+    static const char *const kinds[] = {"units", "communities", "grids", "matters",
+                                        "departments", "affairs"};
+    int k = -1;
+    for (int i = 0; i < 6; i++)
+        if (strcmp(kind, kinds[i]) == 0) k = i;
+    if (k < 0)
+        return ctl_usage(cmd, "list what? '%s' is not one of units, communities, grids, matters, "
+                              "departments, affairs", kind);
+    struct wh_catalog *cat = s_catalog_load(cmd, file);
+    if (!cat) return EXIT_REFUSED;
+    json_t *arr = g.json ? json_array() : NULL;
+    char extra[256];
+    switch (k) {
+    case 0:
+        for (size_t i = 0; i < cat->n_units; i++)
+            s_list_row(arr, cat->units[i].code, cat->units[i].name, "kind",
+                       cat->units[i].street ? "street" : "township");
+        break;
+    case 1:
+        for (size_t i = 0; i < cat->n_communities; i++)
+            s_list_row(arr, cat->communities[i].code, cat->communities[i].name, "unit",
+                       cat->communities[i].unit->code);
+        break;
+    case 2:
+        for (size_t i = 0; i < cat->n_grids; i++) {
+            const struct wh_grid *gr = &cat->grids[i];
+            s_list_row(arr, gr->code, gr->community->name, "community", gr->community->code);
+        }
+        break;
+    case 3:
+        for (size_t i = 0; i < cat->n_matters; i++) {
+            const struct wh_matter *m = &cat->matters[i];
+            size_t n = (size_t)snprintf(extra, sizeof extra, "%s", s_whistle_label(m->whistle));
+            for (size_t d = 0; d < m->n_departments && n < sizeof extra; d++)
+                n += (size_t)snprintf(extra + n, sizeof extra - n, "%s%s", d ? "," : "  ",
+                                      m->departments[d]->code);
+            s_list_row(arr, m->code, m->name, "whistle", arr ? wh_whistle_name(m->whistle) : extra);
+        }
+        break;
+    case 4:
+        for (size_t i = 0; i < cat->n_departments; i++)
+            s_list_row(arr, cat->departments[i].code, cat->departments[i].name, NULL, NULL);
+        break;
+    default:
+        for (size_t i = 0; i < cat->n_affairs; i++)
+            s_list_row(arr, cat->affairs[i].code, cat->affairs[i].name, NULL, NULL);
+    }
+    if (arr) {
+        char *s = json_dumps(arr, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(arr);
+    }
+    wh_catalog_destroy(&cat);
+    return 0;
+}
+
+static int s_catalog(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned char seen[256] = {0};
+    int c;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1)
+        return c == CTL_HELP ? 0 : EXIT_USAGE;
+    if (ctl_args(cmd, argc, argv, 1, 3, "check FILE, or list KIND [FILE]")) return EXIT_USAGE;
+    const char *sub = argv[optind];
+    int n = argc - optind;
+    if (strcmp(sub, "check") == 0) {
+        if (n != 2) return ctl_usage(cmd, n < 2 ? "check needs a FILE" : "check takes one FILE");
+        return s_catalog_check(cmd, argv[optind + 1]);
+    }
+    if (strcmp(sub, "list") == 0) {
+        if (n < 2)
+            return ctl_usage(cmd, "list needs a KIND: units, communities, grids, matters, "
+                                  "departments or affairs");
+        return s_catalog_list(cmd, argv[optind + 1], n == 3 ? argv[optind + 2] : NULL);
+    }
+    return ctl_usage(cmd, "unknown '%s' (check or list)", sub);
+}
+
+/* ---- report --period: assessment figures -------------------------------------------------- */
+
 /* 1 if the report command asks for figures (--period) rather than reporting a problem. */
 static int s_is_figures(int argc, char **argv)
 {
@@ -720,31 +1002,29 @@ static int s_is_figures(int argc, char **argv)
     return 0;
 }
 
-static int s_figures(int argc, char **argv)
+static int s_figures(const struct ctl_cmd *cmd, int argc, char **argv)
 {
     Whistle__V1__Figures q = WHISTLE__V1__FIGURES__INIT;
-    static struct option opts[] = {{"period", 1, 0, 'p'}, {"by", 1, 0, 'b'}, {"csv", 0, 0, 'c'},
-                                   {"json", 0, 0, 'j'},   {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"period", 1, 0, 'p'}, {"by", 1, 0, 'b'},
+                                         {"csv", 0, 0, 'c'},    {"json", 0, 0, 'j'},
+                                         {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
     int c, csv = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
         switch (c) {
         case 'p': q.period = optarg; break;
         case 'b': q.by = optarg; break;
         case 'c': csv = 1; break;
         case 'j': g.json = 1; break;
-        case 'h': s_usage(stdout); return 0;
+        case CTL_HELP: return 0;
         default: return EXIT_USAGE;
         }
     }
-    if (optind < argc || !q.period[0]) {
-        fprintf(stderr, "whistlectl: report --period 2026-W48|2026-11|2026-Q4|2026 "
-                        "[--by department|township|grid] [--csv]\n");
-        return EXIT_USAGE;
-    }
-    if (csv && g.json) {
-        fprintf(stderr, "whistlectl: report: --csv and --json are two exports; pick one\n");
-        return EXIT_USAGE;
-    }
+    if (ctl_args(cmd, argc, argv, 0, 0, "")) return EXIT_USAGE;
+    if (!q.period[0])
+        return ctl_usage(cmd, "--period must be an ISO week 2026-W48, a month 2026-11, a "
+                              "quarter 2026-Q4 or a year 2026");
+    if (csv && g.json) return ctl_usage(cmd, "--csv and --json are two exports; pick one");
     Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
     req.body_case = WHISTLE__V1__REQUEST__BODY_FIGURES;
     req.figures = &q;
@@ -756,6 +1036,12 @@ static int s_figures(int argc, char **argv)
     else s_figures_table(r->figures);
     whistle__v1__reply__free_unpacked(r, NULL);
     return 0;
+}
+
+/* report with --period is the figures; without, a problem reported */
+static int s_report_or_figures(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    return s_is_figures(argc, argv) ? s_figures(cmd, argc, argv) : s_report(cmd, argc, argv);
 }
 
 /* ---- webhooks ---------------------------------------------------------------------------- */
@@ -782,48 +1068,50 @@ static void s_print_webhooks(const Whistle__V1__WebhookListReply *lr, int dead)
     printf("%" PRIu64 " dead\n", lr->dead_count);
 }
 
-static int s_webhooks(int argc, char **argv)
+static int s_webhooks(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    const char *sub = argc > 1 ? argv[1] : "list";
+    static const struct option opts[] = {{"limit", 1, 0, 'l'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned char seen[256] = {0};
+    long long limit = 0;
+    int c;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        switch (c) {
+        case 'l':
+            if (ctl_number(cmd, "--limit", optarg, 1, 1000, &limit)) return EXIT_USAGE;
+            break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    const char *sub = optind < argc ? argv[optind] : "list";
+    int n = argc - optind; /* the subcommand and its arguments */
     Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
     Whistle__V1__WebhookAdd add = WHISTLE__V1__WEBHOOK_ADD__INIT;
     Whistle__V1__WebhookRemove rm = WHISTLE__V1__WEBHOOK_REMOVE__INIT;
     Whistle__V1__WebhookList ls = WHISTLE__V1__WEBHOOK_LIST__INIT;
     if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) {
-        if (argc != 4) {
-            fprintf(stderr, "whistlectl: usage: webhooks %s TOPIC URL\n", sub);
-            return EXIT_USAGE;
-        }
+        if (n != 3) return ctl_usage(cmd, "%s needs a TOPIC and a URL", sub);
+        if (seen['l']) return ctl_usage(cmd, "--limit is for webhooks dead");
         if (sub[0] == 'a') {
-            add.topic = argv[2];
-            add.url = argv[3];
+            add.topic = argv[optind + 1];
+            add.url = argv[optind + 2];
             req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_ADD;
             req.webhook_add = &add;
         } else {
-            rm.topic = argv[2];
-            rm.url = argv[3];
+            rm.topic = argv[optind + 1];
+            rm.url = argv[optind + 2];
             req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_REMOVE;
             req.webhook_remove = &rm;
         }
     } else if (strcmp(sub, "list") == 0 || strcmp(sub, "dead") == 0) {
         ls.dead = sub[0] == 'd';
-        for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-                ls.limit = (uint32_t)atoi(argv[++i]);
-            } else {
-                fprintf(stderr, "whistlectl: usage: webhooks %s%s\n", sub,
-                        ls.dead ? " [--limit N]" : "");
-                return EXIT_USAGE;
-            }
-        }
+        if (n > 1) return ctl_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+        if (seen['l'] && !ls.dead) return ctl_usage(cmd, "--limit is for webhooks dead");
+        ls.limit = (uint32_t)limit;
         req.body_case = WHISTLE__V1__REQUEST__BODY_WEBHOOK_LIST;
         req.webhook_list = &ls;
-    } else if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        s_usage(stdout);
-        return 0;
     } else {
-        fprintf(stderr, "whistlectl: webhooks: unknown '%s' (list, add, remove, dead)\n", sub);
-        return EXIT_USAGE;
+        return ctl_usage(cmd, "unknown '%s' (list, add, remove, dead)", sub);
     }
     Whistle__V1__Reply *r;
     int rc = s_call(WH_UP_NOTIFICATION, &req, &r);
@@ -835,60 +1123,288 @@ static int s_webhooks(int argc, char **argv)
 
 /* ---- keygen ------------------------------------------------------------------------------ */
 
-static int s_keygen(int argc, char **argv)
+/* Makes the folders of `path` (each missing one, mode 0700: key folders hold secrets). */
+static int s_mkdirs(const struct ctl_cmd *cmd, const char *path)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "whistlectl: usage: keygen DIR/NAME (writes NAME.key and NAME.pub)\n");
-        return EXIT_USAGE;
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return ctl_usage(cmd, "the path is too long");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = 0;
+    for (char *p = dir + 1; ; p++) {
+        int end = *p == 0;
+        if (*p != '/' && !end) continue;
+        *p = 0;
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "whistlectl keygen: cannot create the folder %s: %s\n", dir,
+                    strerror(errno));
+            return EXIT_REFUSED;
+        }
+        if (end) break;
+        *p = '/';
     }
+    return 0;
+}
+
+static int s_keygen(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned char seen[256] = {0};
+    int c;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1)
+        return c == CTL_HELP ? 0 : EXIT_USAGE;
+    if (ctl_args(cmd, argc, argv, 1, 1, "a DIR/NAME for NAME.key and NAME.pub")) return EXIT_USAGE;
+    const char *base = argv[optind];
+    size_t n = strlen(base);
+    if (n == 0 || base[n - 1] == '/')
+        return ctl_usage(cmd, "'%s' names a folder; give DIR/NAME (writes NAME.key, NAME.pub)",
+                         base);
+    int rc = s_mkdirs(cmd, base);
+    if (rc) return rc;
     struct wh_keypair kp;
     char err[512];
-    if (wh_keypair_generate(argv[1], &kp, err, sizeof err)) {
-        fprintf(stderr, "whistlectl: keygen: %s\n", err);
+    if (wh_keypair_generate(base, &kp, err, sizeof err)) {
+        fprintf(stderr, "whistlectl keygen: %s\n", err);
         return EXIT_REFUSED;
     }
     if (g.json)
-        printf("{\"public_key\":\"%s\",\"key\":\"%s.key\",\"pub\":\"%s.pub\"}\n",
-               kp.public_key, argv[1], argv[1]);
+        printf("{\"public_key\":\"%s\",\"key\":\"%s.key\",\"pub\":\"%s.pub\"}\n", kp.public_key,
+               base, base);
     else
-        printf("%s  (secret: %s.key, public: %s.pub)\n", kp.public_key, argv[1], argv[1]);
+        printf("%s  (secret: %s.key, public: %s.pub)\n", kp.public_key, base, base);
     return 0;
+}
+
+/* ---- tail --------------------------------------------------------------------------------- */
+
+static int s_tail(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    const struct ctl_tail_env env = {g.json, g.timeout_ms, g.api[WH_UP_NOTIFICATION],
+                                     g.events[WH_UP_NOTIFICATION], s_client, cmd};
+    return ctl_tail_run(&env, argc, argv);
+}
+
+/* ---- the commands ------------------------------------------------------------------------- */
+
+#define S_CASE_FLAGS_NOTE "  --note TEXT     a line for the case's history (optional)\n"
+
+static const struct ctl_cmd s_commands[] = {
+    {"ping", "[SERVICE...]", "Health and log head of each service (all four by default).",
+     "SERVICE is intake, routing, tracking or notification. Prints each one's head, uptime and\n"
+     "the cursors of what it follows; SILENT, STOPPED or TROUBLE lines say what is wrong.\n"
+     "Exit 3 when any is down or in trouble.\n\n"
+     "Example:\n  whistlectl ping\n  whistlectl --json ping tracking\n",
+     s_ping, 0},
+    {"report",
+     "--grid G --matter M --description TEXT --reporter WHO [options]\n"
+     "       whistlectl report --period P [--by department|township|grid] [--csv]",
+     "Report a problem (prints the case id); with --period, the assessment figures.",
+     "Reporting:\n"
+     "  --grid G                the grid (whistlectl catalog list grids)\n"
+     "  --matter M              the matter (whistlectl catalog list matters)\n"
+     "  --description TEXT      what is wrong (at most 4000 bytes)\n"
+     "  --reporter WHO          the resident's or grid worker's id (who verifies it later)\n"
+     "  --location L            an address or coordinates\n"
+     "  --source S              the channel (default whistlectl; with keys: the key's code)\n"
+     "  --whistle W             blow QUICK, EMERGENCY or TOUGH instead of the matter's own\n"
+     "  --idempotency-key K     the same K again returns the same case (a safe retry); the\n"
+     "                          same K with a different report is refused (ECONFLICT)\n"
+     "  --affair A --issuer WHO a task handed down to the grid's community (社区事务准入):\n"
+     "                          A from whistlectl catalog list affairs, or an unlisted one\n"
+     "  --authority REF --funding REF   with both --authority and --funding\n"
+     "Figures (周调度/月通报/季点评/年考核):\n"
+     "  --period P              an ISO week 2026-W48, month 2026-11, quarter 2026-Q4, year 2026\n"
+     "  --by KIND               department (default), township or grid\n"
+     "  --csv | --json          export (RFC 4180 CSV, or JSON)\n\n"
+     "Example:\n"
+     "  whistlectl report --grid g001 --matter m01 --description '占道经营' --reporter r1\n"
+     "  whistlectl report --period 2026-11 --by township\n",
+     s_report_or_figures, 0},
+    {"show", "CASE", "A case: its state, whistle, departments, deadlines and full history.",
+     "CASE is a case id such as C00000001 (whistlectl list shows them).\n\n"
+     "Example:\n  whistlectl show C00000001\n",
+     s_show, 0},
+    {"list", "[--state S] [--dept D] [--grid G] [--unit U] [--overdue] [--limit N] [--after CASE]",
+     "Cases with their dates, filtered, one page at a time.",
+     "  --state S    DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED, REOPENED or REFUSED\n"
+     "  --dept D     cases with department D on them\n"
+     "  --grid G     cases in grid G\n"
+     "  --unit U     cases led by township or street U\n"
+     "  --overdue    open cases past the check-in or resolution deadline they must meet next\n"
+     "  --limit N    cases per page, 1..1000 (default 100)\n"
+     "  --after CASE the next page: the CASE printed after '(more: --after ...)'\n\n"
+     "Example:\n  whistlectl list --dept cg --overdue\n",
+     s_list, 0},
+    {"checkin", "CASE --dept D [--note TEXT]", "A department reports for duty on a case (报到).",
+     "  --dept D        the department checking in\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl checkin C00000001 --dept cg\n",
+     s_action, WHISTLE__V1__ACTION__CHECKIN},
+    {"progress", "CASE --dept D [--note TEXT]", "A department logs progress on a case.",
+     "  --dept D        the department\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl progress C00000001 --dept cg --note '已到现场'\n",
+     s_action, WHISTLE__V1__ACTION__PROGRESS},
+    {"complete", "CASE --dept D [--note TEXT]", "A department has done its part of a case.",
+     "  --dept D        the department\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl complete C00000001 --dept cg --note '已清理'\n",
+     s_action, WHISTLE__V1__ACTION__COMPLETE},
+    {"resolve", "CASE --as UNIT [--note TEXT]",
+     "The lead township or street declares a case solved.",
+     "  --as UNIT       the case's lead unit\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl resolve C00000001 --as xinzhou\n",
+     s_action, WHISTLE__V1__ACTION__RESOLVE},
+    {"verify", "CASE --as REPORTER --satisfied|--unsatisfied [--note TEXT]",
+     "The reporter verifies the result (群众验单); unsatisfied reopens.",
+     "  --as REPORTER   the reporter of the case\n"
+     "  --satisfied | --unsatisfied\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl verify C00000001 --as r1 --satisfied\n",
+     s_action, WHISTLE__V1__ACTION__VERIFY},
+    {"return", "CASE --dept D --reason TEXT",
+     "A department sends its order back with a reason (退单).",
+     "  --dept D        the department returning its order\n"
+     "  --reason TEXT   why (required)\n"
+     "\nExample:\n  whistlectl return C00000001 --dept cg --reason '不属本部门职责'\n",
+     s_action, WHISTLE__V1__ACTION__RETURN},
+    {"assign", "CASE --as UNIT --dept D [--from DEPT]",
+     "The lead unit adds a department or moves a returned order.",
+     "  --as UNIT       the case's lead unit\n"
+     "  --dept D        the department to assign\n"
+     "  --from DEPT     move DEPT's returned order to D\n"
+     "\nExample:\n  whistlectl assign C00000001 --as xinzhou --dept scjg --from cg\n",
+     s_action, WHISTLE__V1__ACTION__ASSIGN},
+    {"release", "CASE --dept D",
+     "A department asks to leave a case (事不完、人不撤).",
+     "  --dept D        the department\n"
+     "\nExample:\n  whistlectl release C00000001 --dept cg\n",
+     s_action, WHISTLE__V1__ACTION__RELEASE},
+    {"escalate", "CASE --as UNIT [--whistle QUICK|EMERGENCY|TOUGH] [--reason TEXT]",
+     "The lead township or street raises the whistle on a case by hand.",
+     "  --as UNIT       the case's lead unit\n"
+     "  --whistle W     the whistle to blow (default: TOUGH)\n"
+     "  --reason TEXT   why, for the case's history\n"
+     "\nExample:\n  whistlectl escalate C00000001 --as xinzhou --reason '群众反映强烈'\n",
+     s_escalate, 0},
+    {"visit", "--grid G --staff NAME (--hours H | --minutes M) [--date YYYY-MM-DD] [--note TEXT]",
+     "A grid leader or worker logs a visit to their grid (一格一账本).",
+     "  --grid G        the grid\n"
+     "  --staff NAME    the leader or worker as the catalog names them\n"
+     "  --hours H       hours, e.g. 1.5 (a visit is 1..1440 minutes)\n"
+     "  --minutes M     or minutes, 1..1440\n"
+     "  --date D        the day (default today)\n"
+     "  --note TEXT     what was collected (民情)\n"
+     "\nExample:\n  whistlectl visit --grid g001 --staff 张三 --hours 2 --note '走访独居老人'\n",
+     s_visit, 0},
+    {"visits", "--week 2026-W48 [--grid G] [--short]",
+     "The week's visit hours of grid staff, flagged under 5 hours.",
+     "  --week W        an ISO week\n"
+     "  --grid G        one grid only\n"
+     "  --short         only those under 5 hours\n"
+     "\nExample:\n  whistlectl visits --week 2026-W48 --short\n",
+     s_visits, 0},
+    {"tail", "TOPIC [--from SEQ | --cursor FILE] [--from-oldest] [--count N] [--idle-exit MS]",
+     "Every entry of a topic once and in order: replayed, then live.",
+     "TOPIC is all/, district/, dept/CODE/, unit/CODE/, grid/CODE/ or case/ID/.\n"
+     "  --from SEQ     start at SEQ\n"
+     "  --cursor FILE  start after the sequence FILE holds, and keep it there: the last\n"
+     "                 sequence printed, written atomically after each batch (--from wins)\n"
+     "  --from-oldest  when the position is older than the topic's retention, go on from the\n"
+     "                 oldest kept instead of exiting with 'gone'\n"
+     "  --count N      exit after N entries\n"
+     "  --idle-exit MS exit after MS without a new entry\n"
+     "Without --from or a cursor, starts at the oldest entry kept.\n"
+     "\nExample:\n  whistlectl tail dept/cg/ --cursor cg.cursor\n",
+     s_tail, 0},
+    {"webhooks", "[list] | add TOPIC URL | remove TOPIC URL | dead [--limit N]",
+     "Every entry of a topic POSTed to a department system's URL.",
+     "  list                 registrations, pending deliveries (the default)\n"
+     "  add TOPIC URL        POST every entry of TOPIC to URL as JSON, retried until 2xx\n"
+     "  remove TOPIC URL     stop; pending deliveries are dropped\n"
+     "  dead [--limit N]     deliveries given up after the last attempt (N 1..1000, default 100)\n"
+     "\nExample:\n  whistlectl webhooks add dept/cg/ http://cg.example:8080/whistle\n",
+     s_webhooks, 0},
+    {"catalog", "check FILE | list KIND [FILE]",
+     "Check a district catalog, or list its codes and names.",
+     "  check FILE       validate FILE and print its summary\n"
+     "  list KIND [FILE] units, communities, grids, matters, departments or affairs of FILE\n"
+     "                   (default: $WHISTLE_CATALOG, else deploy/catalog/default.json)\n"
+     "\nExample:\n  whistlectl catalog list departments\n",
+     s_catalog, 0},
+    {"keygen", "DIR/NAME",
+     "Make a CurveZMQ key pair: NAME.key (secret) and NAME.pub.",
+     "DIR is created (mode 0700) when missing; an existing key is never overwritten.\n"
+     "\nExample:\n  whistlectl keygen keys/cg\n",
+     s_keygen, 0},
+};
+
+#define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "Usage: whistlectl [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < S_N_COMMANDS; i++)
+        fprintf(out, "  %-9s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf(out,
+            "\nwhistlectl COMMAND --help shows a command's flags and an example.\n\n"
+            "Global options (before the command):\n"
+            "  --json            machine-readable output (one JSON object per line for tail)\n"
+            "  --timeout MS      how long to wait for a reply (default 5000)\n"
+            "  --intake-api E, --routing-api E, --tracking-api E, --notification-api E,\n"
+            "  --notification-events E   endpoints (defaults: loopback ports 7100..7131;\n"
+            "                    also WHISTLE_INTAKE_API and the like)\n"
+            "  --key FILE        our key pair (NAME.key) for a keyed deployment [WHISTLE_KEY]\n"
+            "  --server-key FILE the services' public key (server.pub) [WHISTLE_SERVER_KEY]\n"
+            "  -h, --help        this text\n\n"
+            "Exit status: 0 done, 1 refused (the reason is printed), 2 usage, 3 no answer.\n");
 }
 
 int main(int argc, char **argv)
 {
     g.timeout_ms = 5000;
+    static const char *const upper[] = {"INTAKE", "ROUTING", "TRACKING", "NOTIFICATION"};
     for (int i = 0; i < 4; i++) {
         char var[64];
-        snprintf(var, sizeof var, "WHISTLE_%s_API", i == 0 ? "INTAKE" : i == 1 ? "ROUTING" : i == 2 ? "TRACKING" : "NOTIFICATION");
+        snprintf(var, sizeof var, "WHISTLE_%s_API", upper[i]);
         g.api[i] = getenv(var) && getenv(var)[0] ? getenv(var) : wh_default_api(s_services[i]);
-        snprintf(var, sizeof var, "WHISTLE_%s_EVENTS", i == 0 ? "INTAKE" : i == 1 ? "ROUTING" : i == 2 ? "TRACKING" : "NOTIFICATION");
+        snprintf(var, sizeof var, "WHISTLE_%s_EVENTS", upper[i]);
         g.events[i] = getenv(var) && getenv(var)[0] ? getenv(var) : wh_default_events(s_services[i]);
     }
-    static struct option opts[] = {{"json", 0, 0, 'j'},
-                                   {"timeout", 1, 0, 't'},
-                                   {"intake-api", 1, 0, 100},
-                                   {"routing-api", 1, 0, 101},
-                                   {"tracking-api", 1, 0, 102},
-                                   {"notification-api", 1, 0, 103},
-                                   {"notification-events", 1, 0, 203},
-                                   {"key", 1, 0, 'k'},
-                                   {"server-key", 1, 0, 's'},
-                                   {"help", 0, 0, 'h'},
-                                   {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", 0, 0, 'j'},
+                                         {"timeout", 1, 0, 't'},
+                                         {"intake-api", 1, 0, 100},
+                                         {"routing-api", 1, 0, 101},
+                                         {"tracking-api", 1, 0, 102},
+                                         {"notification-api", 1, 0, 103},
+                                         {"notification-events", 1, 0, 203},
+                                         {"key", 1, 0, 'k'},
+                                         {"server-key", 1, 0, 's'},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
+    long long timeout;
+    static const struct ctl_cmd global = {"", "", "", "", NULL, 0};
+    opterr = 0;
     /* "+": stop at the command; its own options are parsed by the command */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': g.json = 1; break;
-        case 't': g.timeout_ms = atoi(optarg); break;
+        case 't':
+            if (ctl_number(&global, "--timeout", optarg, 1, 3600000, &timeout)) return EXIT_USAGE;
+            g.timeout_ms = (int)timeout;
+            break;
         case 'k': g.key_file = optarg; break;
         case 's': g.server_key_file = optarg; break;
         case 'h': s_usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "whistlectl: %s needs a value (see whistlectl --help)\n",
+                    argv[optind - 1]);
+            return EXIT_USAGE;
+        case '?':
+            fprintf(stderr, "whistlectl: unknown option '%s' before the command (see "
+                            "whistlectl --help)\n", argv[optind - 1]);
+            return EXIT_USAGE;
         default:
             if (c >= 100 && c < 104) { g.api[c - 100] = optarg; break; }
             if (c == 203) { g.events[3] = optarg; break; }
-            s_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -896,10 +1412,15 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return EXIT_USAGE;
     }
-    if (g.timeout_ms <= 0) {
-        fprintf(stderr, "whistlectl: --timeout must be a positive number of milliseconds\n");
+    const struct ctl_cmd *cmd = NULL;
+    for (size_t i = 0; i < S_N_COMMANDS && !cmd; i++)
+        if (strcmp(argv[optind], s_commands[i].name) == 0) cmd = &s_commands[i];
+    if (!cmd) {
+        fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n",
+                argv[optind]);
         return EXIT_USAGE;
     }
+    g.cmd = cmd->name;
     if (!g.key_file && getenv("WHISTLE_KEY") && getenv("WHISTLE_KEY")[0])
         g.key_file = getenv("WHISTLE_KEY");
     if (!g.server_key_file && getenv("WHISTLE_SERVER_KEY") && getenv("WHISTLE_SERVER_KEY")[0])
@@ -910,8 +1431,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* keygen and catalog talk to no service: they need no keys (keygen makes them) */
-    int offline = strcmp(argv[optind], "keygen") == 0 || strcmp(argv[optind], "catalog") == 0;
-    if (g.key_file && !offline) {
+    int offline = cmd->run == s_keygen || cmd->run == s_catalog;
+    int help = 0;
+    for (int i = optind + 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) help = 1;
+    if (g.key_file && !offline && !help) {
         char err[512];
         struct wh_keypair server;
         if (wh_keypair_load(g.key_file, 1, &g.key, err, sizeof err) ||
@@ -923,32 +1447,6 @@ int main(int argc, char **argv)
     }
     char **cargv = argv + optind;
     int cargc = argc - optind;
-    const char *cmd = cargv[0];
     optind = 0; /* GNU getopt: 0 re-initialises its state for the command's own options */
-    if (strcmp(cmd, "ping") == 0) return s_ping(cargc, cargv);
-    if (strcmp(cmd, "report") == 0 && s_is_figures(cargc, cargv)) return s_figures(cargc, cargv);
-    if (strcmp(cmd, "report") == 0) return s_report(cargc, cargv);
-    if (strcmp(cmd, "checkin") == 0) return s_action(WHISTLE__V1__ACTION__CHECKIN, cargc, cargv);
-    if (strcmp(cmd, "progress") == 0) return s_action(WHISTLE__V1__ACTION__PROGRESS, cargc, cargv);
-    if (strcmp(cmd, "complete") == 0) return s_action(WHISTLE__V1__ACTION__COMPLETE, cargc, cargv);
-    if (strcmp(cmd, "resolve") == 0) return s_action(WHISTLE__V1__ACTION__RESOLVE, cargc, cargv);
-    if (strcmp(cmd, "verify") == 0) return s_action(WHISTLE__V1__ACTION__VERIFY, cargc, cargv);
-    if (strcmp(cmd, "return") == 0) return s_action(WHISTLE__V1__ACTION__RETURN, cargc, cargv);
-    if (strcmp(cmd, "assign") == 0) return s_action(WHISTLE__V1__ACTION__ASSIGN, cargc, cargv);
-    if (strcmp(cmd, "release") == 0) return s_action(WHISTLE__V1__ACTION__RELEASE, cargc, cargv);
-    if (strcmp(cmd, "escalate") == 0) return s_escalate(cargc, cargv);
-    if (strcmp(cmd, "catalog") == 0) return s_catalog(cargc, cargv);
-    if (strcmp(cmd, "visit") == 0) return s_visit(cargc, cargv);
-    if (strcmp(cmd, "visits") == 0) return s_visits(cargc, cargv);
-    if (strcmp(cmd, "show") == 0) return s_show(cargc, cargv);
-    if (strcmp(cmd, "list") == 0) return s_list(cargc, cargv);
-    if (strcmp(cmd, "tail") == 0) {
-        const struct ctl_tail_env env = {g.json, g.timeout_ms, g.api[WH_UP_NOTIFICATION],
-                                         g.events[WH_UP_NOTIFICATION], s_client};
-        return ctl_tail_run(&env, cargc, cargv);
-    }
-    if (strcmp(cmd, "webhooks") == 0) return s_webhooks(cargc, cargv);
-    if (strcmp(cmd, "keygen") == 0) return s_keygen(cargc, cargv);
-    fprintf(stderr, "whistlectl: unknown command '%s' (see whistlectl --help)\n", cmd);
-    return EXIT_USAGE;
+    return cmd->run(cmd, cargc, cargv);
 }

@@ -22,6 +22,17 @@ void wh_client_destroy(wh_client_t **self_p);
 int wh_client_call(wh_client_t *self, Whistle__V1__Request *req, Whistle__V1__Reply **reply_p,
                    int timeout_ms);
 
+/* Why the last call timed out, from what the connection went through. */
+enum wh_client_why {
+    WH_CLIENT_NOT_LISTENING = 1, /* no TCP connection was made: nothing listens there */
+    WH_CLIENT_KEYS_ON,           /* the server speaks CurveZMQ and we have no keys */
+    WH_CLIENT_KEYS_OFF,          /* we have keys and the server has none */
+    WH_CLIENT_KEY_REFUSED,       /* the server refused our key (not on its allowlist) */
+    WH_CLIENT_HANDSHAKE_FAILED,  /* connected, the handshake did not finish (a wrong server key) */
+    WH_CLIENT_NO_ANSWER,         /* connected and greeted, no reply in time (busy or stopped) */
+};
+int wh_client_why(const wh_client_t *self);
+
 /* A SUB socket to a service's XPUB, for tailing topics. */
 void *wh_client_zmq_ctx(wh_client_t *self);
 

@@ -22,7 +22,8 @@
     X(EGONE, -1014, "older than what is kept")                             \
     X(EUSAGE, -1015, "usage error")                                        \
     X(EBUSY, -1016, "too many unread replies")                             \
-    X(EINTERNAL, -1017, "internal error")
+    X(EINTERNAL, -1017, "internal error")                                  \
+    X(ECONFLICT, -1018, "conflicts with an earlier request")
 
 enum wh_errno {
     WH_OK = 0,
