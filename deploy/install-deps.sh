@@ -3,7 +3,7 @@
 # The one install step: the README's commands, .ci/run and the Dockerfile's build stage use
 # this list. Idempotent: installs only what is missing.
 #
-#   deploy/install-deps.sh          build + test dependencies (the fuzzers' clang too)
+#   deploy/install-deps.sh          build + test dependencies (the fuzzers' clang, promtool too)
 #   deploy/install-deps.sh --build  what building needs (the Dockerfile's build stage)
 #   deploy/install-deps.sh --runtime    only what the services need at run time
 set -euo pipefail
@@ -23,9 +23,16 @@ BUILD_PKGS=(
 # the libFuzzer targets (tests/fuzz, -DWHISTLE_FUZZ=ON): clang 14 and its runtime, which holds
 # libclang_rt.fuzzer and the sanitizers; for the tests only, not for building an image
 FUZZ_PKGS=(clang libclang-rt-14-dev)
+# what only the tests use: promtool checks the Stats rendering (tests/e2e/test_stats.py)
+TEST_PKGS=(prometheus)
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 ca-certificates)
+# Open311 (services/gateway/open311*.c): uriparser decodes form fields; the Check suite reads
+# the XML it renders back with libxml2's parser (tests only)
+BUILD_PKGS+=(liburiparser-dev)
+RUNTIME_PKGS+=(liburiparser1)
+TEST_PKGS+=(libxml2-dev)
 
-pkgs=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}")
+pkgs=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = "--build" ] && pkgs=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--runtime" ] && pkgs=("${RUNTIME_PKGS[@]}")
 

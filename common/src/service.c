@@ -71,6 +71,7 @@ void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, u
     o->sock = sock;
     o->kind = kind;
     o->n = n;
+    o->req = o->code = 0;
     /* a reply counts against its peer's bound from now until ZeroMQ frees it */
     o->q = sock == svc->api ? s_peerq(svc, frames[0], lens[0], 1) : NULL;
     if (o->q) atomic_fetch_add(&o->q->bytes, lens[n - 1]);
@@ -184,6 +185,25 @@ static int s_send_reply(struct wh_out *o)
     return rc;
 }
 
+/* Counts an answer sent (whistle_requests_total). Out of memory: not counted. */
+static void s_count(wh_service_t *svc, int req, int code)
+{
+    for (size_t i = 0; i < svc->n_reqcounts; i++) {
+        if (svc->reqcounts[i].req == req && svc->reqcounts[i].code == code) {
+            svc->reqcounts[i].n++;
+            return;
+        }
+    }
+    if (svc->n_reqcounts == svc->cap_reqcounts) {
+        size_t cap = svc->cap_reqcounts ? svc->cap_reqcounts * 2 : 32;
+        struct wh_reqcount *a = realloc(svc->reqcounts, cap * sizeof *a);
+        if (!a) return;
+        svc->reqcounts = a;
+        svc->cap_reqcounts = cap;
+    }
+    svc->reqcounts[svc->n_reqcounts++] = (struct wh_reqcount){req, code, 1};
+}
+
 /* After the commit: sends what the batch decided (send = 1), or, when it failed, only what
  * does not depend on it (Ping, "storage failed" answers). */
 static void s_flush(wh_service_t *svc, int send)
@@ -194,12 +214,15 @@ static void s_flush(wh_service_t *svc, int send)
             s_out_free(o);
             continue;
         }
+        if (o->sock == svc->api) s_count(svc, o->req, o->code);
         int rc = o->sock == svc->api ? s_send_reply(o) : 0;
         if (o->sock != svc->api) {
             const void *d[3];
             for (size_t k = 0; k < o->n; k++) d[k] = o->frame[k] ? (void *)o->frame[k] : "";
             rc = wh_sock_sendv(o->sock, o->n, d, o->len);
             s_out_free(o);
+            if (rc == 0) svc->published++;
+            else svc->publish_failed++;
         }
         if (rc != 0)
             wh_log_warn("send on %s dropped: %s", wh_sock_endpoint(o->sock),
@@ -282,7 +305,10 @@ static void s_answer_failed(wh_service_t *svc, const char *cause)
 {
     char msg[256];
     s_storage_msg(msg, sizeof msg, cause);
-    for (size_t i = 0; i < svc->n_reqs; i++) s_error_now(svc, &svc->reqs[i].peer, WH_ESTORE, "", msg);
+    for (size_t i = 0; i < svc->n_reqs; i++) {
+        svc->cur_req = svc->reqs[i].body;
+        s_error_now(svc, &svc->reqs[i].peer, WH_ESTORE, "", msg);
+    }
 }
 
 static void s_on_retry(uv_timer_t *h);
@@ -351,7 +377,10 @@ static void s_commit(wh_service_t *svc)
     if (had_batch) {
         MDB_txn *txn = wh_service_txn(svc);
         for (size_t i = 0; txn && i < svc->n_followers; i++) wh__follower_save(svc->followers[i], txn);
+        uint64_t t0 = uv_hrtime();
         rc = wh_store_commit(svc->store);
+        /* LMDB's commit writes the pages and fdatasyncs (twice): this is mostly sync time */
+        if (rc == 0) wh_histogram_observe(&svc->commit_time, (double)(uv_hrtime() - t0) / 1e9);
     }
     if (rc == 0) {
         svc->head = svc->batch_head;
@@ -361,6 +390,7 @@ static void s_commit(wh_service_t *svc)
         if (had_batch && svc->cfg.after_commit) svc->cfg.after_commit(svc->cfg.arg, svc);
     } else {
         s_failed(svc, rc);
+        if (svc->cfg.after_abort) svc->cfg.after_abort(svc->cfg.arg, svc);
         svc->batch_head = svc->head;
         s_answer_failed(svc, svc->fail_cause);
         s_flush(svc, 0);
@@ -393,7 +423,14 @@ static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
         wh_store_fail(svc->store); /* an answer that cannot be made: nothing is kept */
         return;
     }
+    size_t before = svc->n_out;
     wh__service_queue(svc, svc->api, kind, n, frames, lens);
+    if (svc->n_out > before) {
+        /* what it answers and how, counted when it is sent */
+        svc->out[before].req = svc->cur_req;
+        svc->out[before].code =
+            reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR ? reply->error->code : 0;
+    }
 }
 
 void wh_service_reply(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
@@ -465,6 +502,115 @@ static void s_ping(wh_service_t *svc, const struct wh_peer *peer)
     reply.body_case = WHISTLE__V1__REPLY__BODY_PONG;
     reply.pong = &pong;
     s_reply_kind(svc, peer, &reply, WH_OUT_FIXED); /* Ping answers even when storage fails */
+}
+
+/* ---- Stats: the runtime's series, then the service's (docs/metrics.md) ------------------ */
+
+static const char *s_req_name(int req)
+{
+    const ProtobufCFieldDescriptor *fd =
+        req > 0 ? protobuf_c_message_descriptor_get_field(&whistle__v1__request__descriptor,
+                                                           (unsigned)req)
+                : NULL;
+    return fd ? fd->name : "unknown";
+}
+
+/* Entries and streams in the log tables (mdb_stat: no scan), when `txn` is open. */
+static void s_stats_log(wh_service_t *svc, MDB_txn *txn, wh_metrics_t *m)
+{
+    wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_log_head",
+                   "Last sequence committed to the service's own log.", (double)svc->head,
+                   "stream", svc->stream, NULL);
+    MDB_stat st;
+    if (txn && mdb_stat(txn, wh_store_dbi(svc->store, "heads"), &st) == 0)
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_log_streams",
+                       "Log streams (for notification: topics) this service keeps.",
+                       (double)st.ms_entries, NULL);
+    if (txn && mdb_stat(txn, wh_store_dbi(svc->store, "log"), &st) == 0)
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_log_entries",
+                       "Log entries kept, every stream together (after retention).",
+                       (double)st.ms_entries, NULL);
+}
+
+static void s_stats_followers(wh_service_t *svc, wh_metrics_t *m)
+{
+    int64_t now = wh_mono_ms();
+    for (size_t i = 0; i < svc->n_followers; i++) {
+        const struct wh_follower *f = svc->followers[i];
+        uint64_t lag = f->upstream_head > f->committed ? f->upstream_head - f->committed : 0;
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_follower_cursor",
+                       "Last upstream sequence applied and committed.", (double)f->committed,
+                       "upstream", f->name, NULL);
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_follower_lag",
+                       "Upstream head heard of minus the committed cursor.", (double)lag,
+                       "upstream", f->name, NULL);
+        wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_follower_not_applied_total",
+                       "Upstream entries recorded as not applicable since start.",
+                       (double)f->not_applied, "upstream", f->name, NULL);
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_follower_silent",
+                       "1 while nothing was heard from the upstream for longer than the link "
+                       "timeout.",
+                       wh__follower_silent(f, now) ? 1 : 0, "upstream", f->name, NULL);
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_follower_stopped",
+                       "1 when the follower stopped because its upstream diverged.",
+                       f->stopped[0] ? 1 : 0, "upstream", f->name, NULL);
+    }
+}
+
+/* Served like Ping, outside the batch; with keys on, to services and operators only. */
+static void s_stats(wh_service_t *svc, const struct wh_peer *peer)
+{
+    if (svc->auth && !wh_identity_trusted(&peer->who)) {
+        s_error_now(svc, peer, WH_EFORBIDDEN, "request.stats",
+                    "stats are for services and operators");
+        return;
+    }
+    wh_metrics_t *m = wh_metrics_new(svc->cfg.name);
+    if (!m) {
+        s_error_now(svc, peer, WH_ENOMEM, "request.stats", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < svc->n_reqcounts; i++) {
+        const struct wh_reqcount *c = &svc->reqcounts[i];
+        wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_requests_total",
+                       "Requests answered, by request type and outcome (ok or the error code).",
+                       (double)c->n, "type", s_req_name(c->req), "outcome",
+                       c->code ? wh_errname(c->code) : "ok", NULL);
+    }
+    wh_metrics_histogram(m, "whistle_commit_duration_seconds",
+                         "Durable commits of a batch (LMDB's commit with its fdatasyncs); "
+                         "_count is the commits.",
+                         &svc->commit_time, NULL);
+    wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_failed_batches_total",
+                   "Batches not kept (a storage failure) since start.",
+                   (double)svc->failed_batches, NULL);
+    wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_storage_failing",
+                   "1 while storage fails (requests are answered ESTORE).",
+                   svc->fail_cause[0] ? 1 : 0, NULL);
+    wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_xpub_published_total",
+                   "Log entries handed to the XPUB for subscribers.", (double)svc->published,
+                   NULL);
+    wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_xpub_send_failed_total",
+                   "Log entries the XPUB refused to take (a subscriber's own drops at its "
+                   "high-water mark are silent in libzmq and not counted).",
+                   (double)svc->publish_failed, NULL);
+    wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_uptime_seconds",
+                   "Seconds since the service started.",
+                   (double)(wh_mono_ms() - svc->started_ms) / 1000.0, NULL);
+    wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_build_info", "Always 1; the version as a label.",
+                   1, "version", WHISTLE_VERSION, NULL);
+    s_stats_followers(svc, m);
+    /* what is committed, in a read transaction of its own (MDB_NOTLS: beside the batch's) */
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(wh_store_env(svc->store), NULL, MDB_RDONLY, &txn) != 0) txn = NULL;
+    s_stats_log(svc, txn, m);
+    if (svc->cfg.stats) svc->cfg.stats(svc->cfg.arg, svc, txn, m);
+    if (txn) mdb_txn_abort(txn);
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_STATS;
+    reply.stats = (Whistle__V1__StatsReply *)wh_metrics_reply(m);
+    s_reply_kind(svc, peer, &reply, WH_OUT_FIXED);
+    wh_metrics_destroy(&m);
 }
 
 struct s_replay_acc {
@@ -556,6 +702,7 @@ static struct wh_batch_req *s_batch_req(wh_service_t *svc, const struct wh_peer 
     struct wh_batch_req *r = &svc->reqs[svc->n_reqs];
     memset(r, 0, sizeof *r);
     r->peer = *peer;
+    r->body = svc->cur_req;
     if (!(r->frame = s_dup(frame, len))) goto fail;
     r->len = len;
     svc->n_reqs++;
@@ -572,9 +719,15 @@ static void s_answer_refused(wh_service_t *svc)
     for (size_t i = 0; i < svc->n_reqs; i++) {
         struct wh_batch_req *r = &svc->reqs[i];
         if (!r->poisoned) continue;
+        svc->cur_req = r->body;
         if (r->refusal.n) {
+            size_t before = svc->n_out;
             wh__service_queue(svc, r->refusal.sock, WH_OUT_REFUSAL, r->refusal.n,
                               r->refusal.frame, r->refusal.len);
+            if (svc->n_out > before) {
+                svc->out[before].req = r->refusal.req;
+                svc->out[before].code = r->refusal.code;
+            }
             r->refusal.n = 0; /* the queue owns the frames now */
         } else {
             svc->in_request = 0;
@@ -602,6 +755,7 @@ static void s_redo(wh_service_t *svc)
 {
     svc->redo = 0;
     wh_store_abort(svc->store);
+    if (svc->cfg.after_abort) svc->cfg.after_abort(svc->cfg.arg, svc);
     svc->batch_head = svc->head;
     s_flush(svc, 0);
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_after_commit(svc->followers[i], 0);
@@ -621,6 +775,7 @@ static void s_redo(wh_service_t *svc)
         struct wh_batch_req *again = s_batch_req(svc, &r->peer, r->frame, r->len);
         if (!again) continue;
         again->poisoned = 1;
+        again->body = r->body;
         again->code = r->code;
         again->refusal = r->refusal;
         r->refusal.n = 0;
@@ -653,6 +808,10 @@ static void s_request(wh_service_t *svc, const struct wh_peer *peer,
 {
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_PING) {
         s_ping(svc, peer);
+        return;
+    }
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_STATS) {
+        s_stats(svc, peer);
         return;
     }
     if (req->body_case == WHISTLE__V1__REQUEST__BODY__NOT_SET) {
@@ -726,6 +885,7 @@ static void s_on_api(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     (void)sock;
     wh_service_t *svc = arg;
     if (m->n < 2 || m->len[0] > sizeof((struct wh_peer *)0)->id) return; /* not a ROUTER peer */
+    svc->cur_req = 0; /* what it asks is not known before it is decoded */
     struct wh_peer peer;
     memset(&peer, 0, sizeof peer);
     memcpy(peer.id, m->data[0], m->len[0]);
@@ -765,7 +925,9 @@ void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void
         s_batch_req(svc, peer, frame, len);
         return;
     }
+    svc->cur_req = 0;
     Whistle__V1__Request *req = wh_request_unpack(frame, len);
+    if (req) svc->cur_req = (int)req->body_case;
     if (!req) {
         wh_log_warn("refused a request of %zu bytes that is not a whistle.v1.Request", len);
         s_error_now(svc, peer, WH_EMALFORMED, "request",
@@ -920,6 +1082,9 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     if (cfg->stream) snprintf(svc->stream, sizeof svc->stream, "%s", cfg->stream);
     else snprintf(svc->stream, sizeof svc->stream, "%s/", cfg->name);
     svc->started_ms = wh_mono_ms();
+    static const double commit_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+    wh_histogram_init(&svc->commit_time, commit_le, sizeof commit_le / sizeof commit_le[0]);
     uv_loop_init(&svc->loop);
     svc->zctx = zmq_ctx_new();
     svc->store = wh_store_open(cfg->data_dir, cfg->tables);
@@ -1032,6 +1197,7 @@ void wh_service_destroy(wh_service_t **self_p)
     free(svc->out);
     s_reqs_clear(svc);
     free(svc->reqs);
+    free(svc->reqcounts);
     free(svc);
 }
 

@@ -3,6 +3,7 @@
 #define WHISTLE_SERVICE_INT_H
 #include "whistle/service.h"
 #include "whistle/link.h"
+#include "whistle/metrics.h"
 
 #define WH_MAX_FOLLOWERS 4
 #define WH_REPLAY_BATCH 512
@@ -69,6 +70,8 @@ struct wh_out {
     size_t n;
     uint8_t *frame[3];  /* malloc'd (frame[k] may be NULL with len 0 for an empty frame) */
     size_t len[3];
+    int req;            /* a reply: the Request's body case it answers (0: unknown) ... */
+    int code;           /* ... and its outcome (0 or the Error's code): counted when sent */
 };
 
 /* A request of the open batch: answered ESTORE if the batch fails; run again if the batch is
@@ -78,9 +81,17 @@ struct wh_batch_req {
     struct wh_peer peer;
     uint8_t *frame;           /* the Request as received, malloc'd */
     size_t len;
+    int body;                 /* the Request's body case (Stats: requests by type) */
     int poisoned;             /* refused after it wrote: not run again */
     int code;                 /* ... its code */
     struct wh_out refusal;    /* ... and the refusal it queued (n 0: none) */
+};
+
+/* Answers sent, by request type and outcome (whistle_requests_total). */
+struct wh_reqcount {
+    int req;                  /* Request body case, 0: unknown (undecodable, no body) */
+    int code;                 /* 0: ok, else the Error's code */
+    uint64_t n;
 };
 
 /* Bytes of replies queued in ZeroMQ for one ROUTER peer (see WH_PEER_QUEUE_BYTES). */
@@ -139,6 +150,13 @@ struct wh_service {
     uint64_t batch_head;      /* head including the open batch */
     int64_t started_ms;
     int stopping;
+    /* Stats (docs/metrics.md) */
+    int cur_req;              /* body case of the request being answered: tags its replies */
+    struct wh_reqcount *reqcounts; /* answers sent, by type and outcome, malloc'd */
+    size_t n_reqcounts, cap_reqcounts;
+    struct wh_histogram commit_time; /* durable commits, in seconds (their count: commits) */
+    uint64_t published;       /* publications of log entries handed to the XPUB */
+    uint64_t publish_failed;  /* ... and those zmq_send refused */
 };
 
 /* follower.c */

@@ -106,6 +106,19 @@ static void s_after_commit(void *arg, wh_service_t *svc)
     if (self->hooks) notification_webhooks_after_commit(self->hooks);
 }
 
+/* Stats beyond the runtime's: webhooks, retention (the topic count and the entries kept are
+ * the runtime's whistle_log_streams and whistle_log_entries: no series per topic). */
+static void s_stats(void *arg, wh_service_t *svc, MDB_txn *txn, wh_metrics_t *m)
+{
+    (void)svc;
+    notification_t *self = arg;
+    if (self->hooks) notification_webhooks_stats(self->hooks, txn, m);
+    if (self->retention)
+        wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_retention_deleted_total",
+                       "Topic entries deleted by retention since start.",
+                       (double)notification_retention_deleted(self->retention), NULL);
+}
+
 notification_t *notification_new(const struct wh_options *o, const struct wh_catalog *cat)
 {
     notification_t *self = calloc(1, sizeof *self);
@@ -118,6 +131,7 @@ notification_t *notification_new(const struct wh_options *o, const struct wh_cat
     cfg.on_request = s_on_request;
     cfg.after_commit = s_after_commit;
     cfg.may_read = s_may_read;
+    cfg.stats = s_stats;
     cfg.events_hwm = NOTIFICATION_EVENTS_HWM;
     cfg.arg = self;
     struct notification_webhook_config hc = {o->webhook_attempts, o->webhook_timeout_ms,

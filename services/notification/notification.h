@@ -66,6 +66,9 @@ int notification_webhooks_enqueue(notification_webhooks_t *self, MDB_txn *txn,
                                   const Whistle__V1__Envelope *env);
 /* After each durable commit: starts what became due. */
 void notification_webhooks_after_commit(notification_webhooks_t *self);
+/* Stats: the outbox's depth, the dead letters and the registrations (mdb_stat of their tables
+ * in `txn`, committed state; none when NULL) and the POSTs in flight. */
+void notification_webhooks_stats(notification_webhooks_t *self, MDB_txn *txn, wh_metrics_t *m);
 /* Answers WebhookAdd, WebhookRemove and WebhookList in `txn`; registrations and dead letters
  * of topics `may_see` refuses are neither changed nor shown. */
 int notification_webhooks_request(notification_webhooks_t *self, MDB_txn *txn,

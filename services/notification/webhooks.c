@@ -595,6 +595,25 @@ void notification_webhooks_after_commit(notification_webhooks_t *self)
     uv_timer_start(&self->due_timer, s_on_due, 0, 0);
 }
 
+void notification_webhooks_stats(notification_webhooks_t *self, MDB_txn *txn, wh_metrics_t *m)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    static const struct {
+        const char *table, *name, *help;
+    } tables[] = {
+        {"outbox", "whistle_webhook_outbox", "Webhook deliveries waiting in the outbox."},
+        {"dead", "whistle_webhook_dead", "Webhook deliveries given up after the last attempt."},
+        {"webhooks", "whistle_webhooks", "Webhooks registered."},
+    };
+    MDB_stat ms;
+    for (size_t i = 0; txn && i < sizeof tables / sizeof tables[0]; i++)
+        if (mdb_stat(txn, wh_store_dbi(st, tables[i].table), &ms) == 0)
+            wh_metrics_add(m, WH_METRIC_GAUGE, tables[i].name, tables[i].help,
+                           (double)ms.ms_entries, NULL);
+    wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_webhook_in_flight", "Webhook POSTs in flight.",
+                   (double)self->n_flights, NULL);
+}
+
 /* ---- requests -------------------------------------------------------------------------------- */
 
 /* Counts outbox entries per registration, into `hooks` (matched by topic and url). */

@@ -16,11 +16,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_MAX_STEPS 16 /* escalation steps counted by name; more are counted as "other" */
+
+/* Escalations logged with one step name: committed since start, and in the open batch. */
+struct s_step_count {
+    char step[32];
+    uint64_t committed;
+    uint64_t pending;
+};
+
 struct routing {
     wh_service_t *svc;
     const struct wh_catalog *cat;
     wh_deadlines_t *deadlines; /* table "deadlines": each open case's pending deadline */
+    struct s_step_count steps[S_MAX_STEPS]; /* escalations by step (Stats) */
+    size_t n_steps;
 };
+
+/* Counts an escalation of the open batch (kept by the commit, forgotten if it is not). */
+static void s_count_step(routing_t *self, const char *step)
+{
+    size_t i = 0;
+    while (i < self->n_steps && strcmp(self->steps[i].step, step) != 0) i++;
+    if (i == S_MAX_STEPS) {
+        i = S_MAX_STEPS - 1; /* the last slot is "other" */
+    } else if (i == self->n_steps) {
+        /* a new name; the last slot, once reached, counts every name not seen so far */
+        const char *name = i == S_MAX_STEPS - 1 ? "other" : step;
+        snprintf(self->steps[i].step, sizeof self->steps[i].step, "%s", name);
+        self->n_steps++;
+    }
+    self->steps[i].pending++;
+}
 
 /* ---- the routing record of a case ----------------------------------------------------------- */
 
@@ -82,6 +109,7 @@ static int s_log_escalation(routing_t *self, MDB_txn *txn, const Whistle__V1__Ca
     wh_log_info("%s: escalated: %s (level %u): %s%s", c->id, step->step, step->level,
                 step->reason, step->to_whistle != (int)c->whistle ? ", whistle raised" : "");
     int rc = wh_service_append(self->svc, txn, NULL, &env, NULL);
+    if (rc == 0) s_count_step(self, step->step);
     if (ev_out) *ev_out = ev;
     return rc;
 }
@@ -243,7 +271,34 @@ static void s_after_commit(void *arg, wh_service_t *svc)
 {
     (void)svc;
     routing_t *self = arg;
+    for (size_t i = 0; i < self->n_steps; i++) {
+        self->steps[i].committed += self->steps[i].pending;
+        self->steps[i].pending = 0;
+    }
     wh_deadlines_arm(self->deadlines);
+}
+
+/* The batch was not kept: neither were its escalations. */
+static void s_after_abort(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    routing_t *self = arg;
+    for (size_t i = 0; i < self->n_steps; i++) self->steps[i].pending = 0;
+}
+
+static void s_stats(void *arg, wh_service_t *svc, MDB_txn *txn, wh_metrics_t *m)
+{
+    routing_t *self = arg;
+    MDB_stat ms;
+    if (txn && mdb_stat(txn, wh_store_dbi(wh_service_store(svc), "deadlines"), &ms) == 0)
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_deadlines_pending",
+                       "Deadlines waiting to fire (routing: one per open case).",
+                       (double)ms.ms_entries, NULL);
+    for (size_t i = 0; i < self->n_steps; i++)
+        wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_escalations_total",
+                       "Escalations logged since start, by step of the ladder (manual: "
+                       "whistlectl escalate).",
+                       (double)self->steps[i].committed, "step", self->steps[i].step, NULL);
 }
 
 /* ---- manual escalation ------------------------------------------------------------------------ */
@@ -359,6 +414,8 @@ routing_t *routing_new(const struct wh_options *o, const struct wh_catalog *cat)
     cfg.tables = tables;
     cfg.on_request = s_on_request;
     cfg.after_commit = s_after_commit;
+    cfg.after_abort = s_after_abort;
+    cfg.stats = s_stats;
     cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);

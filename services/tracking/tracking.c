@@ -11,11 +11,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_STATES 8 /* CaseState values */
+
 struct tracking {
     wh_service_t *svc;
     const struct wh_catalog *cat;
     wh_deadlines_t *verify; /* table "verify_due": resolved cases awaiting the resident */
+    /* cases by state (Stats), without a scan per request: counted from idx_state once at
+     * start, then moved by every change (s_change) in `moved`, kept by the commit */
+    int64_t by_state[S_STATES];
+    int64_t moved[S_STATES];  /* ... the open batch's changes, forgotten if it is not kept */
 };
+
+/* Counts the cases of each state from idx_state (key: state byte, NUL, id), once at start. */
+static void s_count_states(tracking_t *self)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn)) return;
+    if (mdb_cursor_open(txn, wh_store_dbi(st, "idx_state"), &cur) == 0) {
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            uint8_t state = k.mv_size ? *(const uint8_t *)k.mv_data : 0;
+            if (state < S_STATES) self->by_state[state]++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+}
+
+static void s_stats(void *arg, wh_service_t *svc, MDB_txn *txn, wh_metrics_t *m)
+{
+    tracking_t *self = arg;
+    for (int s = 1; s < S_STATES; s++)
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_cases",
+                       "Cases in the ledger by state (open: DISPATCHED, IN_PROGRESS, RESOLVED, "
+                       "REOPENED).",
+                       (double)self->by_state[s], "state", wh_state_name(s), NULL);
+    MDB_stat ms;
+    if (txn && mdb_stat(txn, wh_store_dbi(wh_service_store(svc), "verify_due"), &ms) == 0)
+        wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_deadlines_pending",
+                       "Deadlines waiting to fire (tracking: resolved cases awaiting the "
+                       "resident).",
+                       (double)ms.ms_entries, NULL);
+}
+
+/* The batch was not kept: neither were its changes of state. */
+static void s_after_abort(void *arg, wh_service_t *svc)
+{
+    (void)svc;
+    tracking_t *self = arg;
+    memset(self->moved, 0, sizeof self->moved);
+}
 
 /* Keeps the verification window right: opened when a case becomes RESOLVED, gone otherwise. */
 static void s_verify_window(tracking_t *self, Whistle__V1__Case *c, int64_t now)
@@ -37,6 +86,11 @@ static int s_change(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
     int rc = tracking_ledger_put(st, txn, c, before);
     if (rc == 0) rc = tracking_ledger_history_add(st, txn, c->id, c->version, entry);
     if (rc) return rc;
+    if (before->state != (int)c->state) {
+        /* it wrote: if it is undone, the whole batch is (s_after_abort) */
+        if (before->state > 0 && before->state < S_STATES) self->moved[before->state]--;
+        if ((int)c->state > 0 && (int)c->state < S_STATES) self->moved[c->state]++;
+    }
     Whistle__V1__CaseUpdated cu = WHISTLE__V1__CASE_UPDATED__INIT;
     cu.case_ = c;
     cu.entry = entry;
@@ -238,6 +292,8 @@ static void s_after_commit(void *arg, wh_service_t *svc)
 {
     (void)svc;
     tracking_t *self = arg;
+    for (int s = 0; s < S_STATES; s++) self->by_state[s] += self->moved[s];
+    memset(self->moved, 0, sizeof self->moved);
     wh_deadlines_arm(self->verify);
 }
 
@@ -522,6 +578,8 @@ tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *ca
     cfg.tables = tables;
     cfg.on_request = s_on_request;
     cfg.after_commit = s_after_commit;
+    cfg.after_abort = s_after_abort;
+    cfg.stats = s_stats;
     cfg.arg = self;
     self->cat = cat;
     self->svc = wh_service_new(&cfg);
@@ -529,6 +587,7 @@ tracking_t *tracking_new(const struct wh_options *o, const struct wh_catalog *ca
         free(self);
         return NULL;
     }
+    s_count_states(self);
     self->verify = wh_deadlines_new(self->svc, "verify_due", s_verify_expired, NULL, self);
     if (!self->verify ||
         wh_service_follow(self->svc, "routing", o->upstream_api[WH_UP_ROUTING],

@@ -1,6 +1,7 @@
 /* service.h: what the four services share: one libuv loop, one LMDB store, a ROUTER for
  * requests (commands, queries, replay, ping) and an XPUB for the live event stream, heartbeats,
- * followers of upstream logs, and group commit.
+ * followers of upstream logs, and group commit. Ping and Stats (counters and gauges, rendered
+ * by metrics.h) are answered by the runtime for every service, outside the batch.
  *
  * Heartbeats: every heartbeat_ms, Heartbeat{service, head} on the own topic, and on every other
  * topic a subscriber asked for by name (a name ending in '/') with that topic's head, so any
@@ -16,6 +17,7 @@
 #include "whistle/bus.h"
 #include "whistle/catalog.h"
 #include "whistle/codec.h"
+#include "whistle/metrics.h"
 #include "whistle/store.h"
 #include <lmdb.h>
 #include <uv.h>
@@ -56,6 +58,12 @@ typedef int (*wh_topic_fn)(void *arg, const struct wh_identity *who, const char 
 typedef int (*wh_apply_fn)(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const Whistle__V1__Envelope *env);
 
+/* Appends the service's own series to `m` for a Stats request (docs/metrics.md), after the
+ * runtime's. `txn` is a read-only transaction on what is committed (NULL if none could be
+ * opened). Runs outside the batch, like Ping: read, never write; keep it cheap (counts from
+ * mdb_stat or kept in memory, never a scan of a large table). */
+typedef void (*wh_stats_fn)(void *arg, wh_service_t *svc, MDB_txn *txn, wh_metrics_t *m);
+
 struct wh_service_config {
     const char *name;           /* "intake"; also the log stream "intake/" unless `stream` */
     const char *stream;         /* the service's own log stream; NULL: "<name>/" */
@@ -65,8 +73,11 @@ struct wh_service_config {
     const char *const *tables;  /* the service's own tables, NULL-terminated */
     int heartbeat_ms;           /* 0: 1000 */
     int events_hwm;             /* XPUB send high-water mark per subscriber; 0: 100000 */
-    wh_request_fn on_request;   /* requests other than Ping and Replay */
+    wh_request_fn on_request;   /* requests other than Ping, Stats and Replay */
     void (*after_commit)(void *arg, wh_service_t *svc); /* after each durable commit; NULL ok */
+    void (*after_abort)(void *arg, wh_service_t *svc); /* a batch was not kept (failed, or
+                                                           undone to be done again); NULL ok */
+    wh_stats_fn stats;          /* the service's own series for Stats; NULL: none */
     wh_topic_fn may_read;       /* NULL: only services and operators read logs and topics */
     const char *keys;           /* CurveZMQ server key pair file; NULL: keys off */
     const char *allow;          /* the allowlist (required with keys) */
