@@ -72,6 +72,14 @@ int wh_utf8_valid(const char *str, size_t len)
     return 1;
 }
 
+size_t wh_utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+        n += (*p & 0xC0) != 0x80; /* every byte but a continuation starts a character */
+    return n;
+}
+
 size_t wh_utf8_prefix(const char *str, size_t max_bytes)
 {
     if (!str) return 0;

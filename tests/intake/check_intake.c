@@ -207,9 +207,74 @@ START_TEST(community_task_fields)
 }
 END_TEST
 
+/* 4000 characters, as Open311 counts them: 4000 Chinese characters (12,000 bytes) are taken,
+ * one more is refused, naming the count. */
+START_TEST(description_in_characters)
+{
+    static char zh[3 * (WH_MAX_DESCRIPTION_CHARS + 1) + 1];
+    for (int i = 0; i < WH_MAX_DESCRIPTION_CHARS; i++) memcpy(zh + 3 * i, "占", 3);
+    Whistle__V1__SubmitReport sr;
+    Whistle__V1__Report rep;
+    s_good(&sr, &rep, "zh-4000");
+    rep.description = zh;
+    Whistle__V1__Reply *r = s_submit(&sr);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    memcpy(zh + 3 * WH_MAX_DESCRIPTION_CHARS, "占", 3);
+    s_good(&sr, &rep, "zh-4001");
+    rep.description = zh;
+    r = s_submit(&sr);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+    ck_assert_str_eq(r->error->field, "report.description");
+    ck_assert_ptr_nonnull(strstr(r->error->message, "4001 characters"));
+    whistle__v1__reply__free_unpacked(r, NULL);
+    ck_assert_uint_eq(s_head(), 1);
+}
+END_TEST
+
+/* Contact, coordinates and a photo are kept with the report; bad ones are refused by name. */
+START_TEST(contact_geo_media)
+{
+    Whistle__V1__SubmitReport sr;
+    Whistle__V1__Report rep;
+    Whistle__V1__Contact ct = WHISTLE__V1__CONTACT__INIT;
+    Whistle__V1__Geo geo = WHISTLE__V1__GEO__INIT;
+    s_good(&sr, &rep, "geo-1");
+    ct.phone = "13800000000";
+    ct.first_name = "小明";
+    geo.lat = 30.5;
+    geo.lon = 117.05;
+    rep.contact = &ct;
+    rep.geo = &geo;
+    rep.media_url = "https://photos.example/1.jpg";
+    Whistle__V1__Reply *r = s_submit(&sr);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_SUBMIT_REPORT);
+    whistle__v1__reply__free_unpacked(r, NULL);
+    static const struct { double lat, lon; const char *media, *field; } bad[] = {
+        {91, 0, "", "report.geo.lat"},
+        {0, -181, "", "report.geo.lon"},
+        {0, 0, "ftp://x/1.jpg", "report.media_url"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "geo-bad-%zu", i);
+        s_good(&sr, &rep, key);
+        geo.lat = bad[i].lat;
+        geo.lon = bad[i].lon;
+        rep.geo = &geo;
+        rep.media_url = (char *)bad[i].media;
+        r = s_submit(&sr);
+        ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_ERROR);
+        ck_assert_str_eq(r->error->field, bad[i].field);
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    ck_assert_uint_eq(s_head(), 1);
+}
+END_TEST
+
 START_TEST(description_too_long)
 {
-    static char big[WH_MAX_DESCRIPTION + 2];
+    static char big[WH_MAX_DESCRIPTION_CHARS + 2];
     memset(big, 'x', sizeof big - 1);
     Whistle__V1__SubmitReport sr;
     Whistle__V1__Report rep;
@@ -345,6 +410,8 @@ int main(void)
     tcase_add_test(tc, same_key_other_report_conflicts);
     tcase_add_loop_test(tc, refuses_bad_fields, 0, (int)(sizeof s_bad / sizeof s_bad[0]));
     tcase_add_test(tc, description_too_long);
+    tcase_add_test(tc, description_in_characters);
+    tcase_add_test(tc, contact_geo_media);
     tcase_add_test(tc, community_task_fields);
     tcase_add_test(tc, truncated_and_garbage);
     tcase_add_test(tc, oversized);

@@ -15,6 +15,9 @@
 /* Largest request a service answers; larger ones are refused with an error naming "request". */
 #define WH_MAX_REQUEST_BYTES (64 * 1024)
 #define WH_MAX_DESCRIPTION 4000
+/* A report's description: at most this many characters (of up to 4 bytes each), as Open311
+ * counts them: 4000 Chinese characters are 12,000 bytes. */
+#define WH_MAX_DESCRIPTION_CHARS 4000
 #define WH_MAX_KEY 128
 #define WH_MAX_SHORT 256
 #define WH_MAX_CODE 32
@@ -36,6 +39,8 @@ int wh_utf8_valid(const char *s, size_t len);
  * bytes made of whole, valid characters: it stops before the first invalid sequence and never
  * cuts a character. Use it for a UTF-8-aware precision: printf("%.*s", (int)n, s). */
 size_t wh_utf8_prefix(const char *s, size_t max_bytes);
+/* The number of characters of valid UTF-8 `s` (NULL: 0). */
+size_t wh_utf8_chars(const char *s);
 /* Copies the C string `src` (NULL is "") into `dst` (`size` >= 1 bytes) as valid UTF-8: each
  * invalid sequence (bad or stray bytes, overlongs, surrogates, a cut character) becomes U+FFFD,
  * and what does not fit is dropped at a character boundary. Always NUL-terminates; returns the
