@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # Smoke test of the docker-compose stack, for operators and CI: builds the image, starts the
-# four services (CurveZMQ keys on, created at first start), waits until all are healthy,
+# four services (CurveZMQ keys on, created at first start) as a compose project of its own on
+# ports of its own, so it runs beside a stack you already have; waits until all are healthy,
 # checks that a client without a key gets no answer, reports a problem through intake with the
-# operator key and waits until tracking shows the case DISPATCHED, then removes the stack and
-# its volumes.
+# operator key, waits until tracking shows the case DISPATCHED, checks that `whistlectl ping`
+# in every container reaches all four services and that `list` in notification's shows the
+# case, then removes its stack and its volumes.
 #
 #   deploy/docker/smoke.sh                              compose v1 (Debian's docker-compose)
 #   COMPOSE="docker compose" deploy/docker/smoke.sh     compose v2
 #
-# Environment: COMPOSE (default docker-compose), SMOKE_PROJECT (compose project name, default
-# whistle-smoke: a separate project, so `down -v` never touches the volumes of a stack you run
-# as the default project; the published ports must be free though), SMOKE_HEALTH_S (default
-# 120), SMOKE_CASE_S (default 30), SMOKE_KEEP=1 to leave the stack up for inspection.
-# Exit status 0 when the stack works, 1 otherwise (the reason and the services' logs printed).
+# Environment: COMPOSE (default docker-compose); SMOKE_PROJECT (compose project name, default
+# whistle-smoke); SMOKE_PORT_BASE (default 17100: ports BASE+0/1 intake, +10/11 routing, +20/21
+# tracking, +30/31 notification, on 127.0.0.1; WHISTLE_<SERVICE>_API_PORT / _EVENTS_PORT set
+# one); WHISTLE_IMAGE (default whistle:smoke, so the image of a stack you run is never
+# retagged); SMOKE_HEALTH_S (default 120), SMOKE_CASE_S (default 30), SMOKE_KEEP=1 to leave the
+# stack up for inspection.
+# Before anything, it refuses (exit 2, saying what is in the way and which variable to set,
+# touching nothing) when its project already has containers or one of its ports is taken.
+# Exit status 0 when the stack works, 1 otherwise (the reason and the services' logs printed),
+# 2 when it refused to start (see above).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 read -r -a compose <<<"${COMPOSE:-docker-compose}"
 project=${SMOKE_PROJECT:-whistle-smoke}
+base=${SMOKE_PORT_BASE:-17100}
+export WHISTLE_IMAGE=${WHISTLE_IMAGE:-whistle:smoke}
 health_s=${SMOKE_HEALTH_S:-120}
 case_s=${SMOKE_CASE_S:-30}
 services=(intake routing tracking notification)
@@ -41,13 +50,59 @@ cleanup() {
 
 command -v "${compose[0]}" >/dev/null || { say "FAIL: '${compose[0]}' not found (set COMPOSE)"; exit 1; }
 command -v docker >/dev/null || { say "FAIL: the docker CLI is needed to read health states"; exit 1; }
+docker info >/dev/null 2>&1 || { say "FAIL: no Docker engine answers ('docker info' fails)"; exit 1; }
+case $base in '' | *[!0-9]*) say "SMOKE_PORT_BASE must be a port number, not '$base'"; exit 2 ;; esac
+
+# What is in the way, before touching anything: our project, and every port we publish.
+in_use=$(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}}')
+if [ -n "$in_use" ]; then
+  say "refused: compose project '$project' already has containers ($(echo $in_use)):" \
+      "another smoke run, or a stack of that name. Set SMOKE_PROJECT to another name" \
+      "(or remove that one: ${compose[*]} -p $project down -v). Nothing was touched."
+  exit 2
+fi
+# who listens on 127.0.0.1:$1 (a container, a process, or something), or nothing
+s_port_user() {
+  local p=$1 who
+  who=$(docker ps --filter "publish=$p" --format '{{.Names}}' 2>/dev/null | head -n 1)
+  [ -n "$who" ] && { echo "container $who"; return; }
+  if command -v ss >/dev/null; then
+    who=$(ss -Hltnp "( sport = :$p )" 2>/dev/null |
+          sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/process \1 (pid \2)/p' | head -n 1)
+    [ -n "$who" ] && { echo "$who"; return; }
+    [ -n "$(ss -Hltn "( sport = :$p )" 2>/dev/null)" ] && { echo "a listening socket"; return; }
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "something that accepts connections"
+  fi
+  return 0
+}
+blocked=0
+i=0
+for s in "${services[@]}"; do
+  for kind in API EVENTS; do
+    var="WHISTLE_${s^^}_${kind}_PORT"
+    [ "$kind" = EVENTS ] && off=$((i * 10 + 1)) || off=$((i * 10))
+    port=${!var:-$((base + off))}
+    export "$var=$port"
+    who=$(s_port_user "$port")
+    if [ -n "$who" ]; then
+      say "refused: port $port on 127.0.0.1 ($s ${kind,,}) is used by $who; set SMOKE_PORT_BASE" \
+          "(now $base; BASE..BASE+31 must be free) or $var"
+      blocked=1
+    fi
+  done
+  i=$((i + 1))
+done
+[ "$blocked" = 0 ] || { say "nothing was touched"; exit 2; }
+
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-say "building the image with: ${compose[*]} build"
-dc build >&2 || fail "image build failed"
-say "starting project $project"
-dc up -d >&2 || fail "'up -d' failed (are ports 7100-7131 on 127.0.0.1 already in use?)"
+say "building the image $WHISTLE_IMAGE with: ${compose[*]} build intake"
+dc build intake >&2 || fail "image build failed"
+say "starting project $project on 127.0.0.1 ports $WHISTLE_INTAKE_API_PORT.." \
+    "$WHISTLE_NOTIFICATION_EVENTS_PORT"
+dc up -d --no-build >&2 || fail "'up -d' failed"
 
 say "waiting up to ${health_s}s for ${services[*]} to be healthy"
 deadline=$((SECONDS + health_s))
@@ -87,5 +142,13 @@ while :; do
   sleep 1
 done
 printf '%s\n' "$shown" | sed -n 1p >&2
-for s in "${services[@]}"; do dc exec -T "$s" whistlectl ping "$s" >&2 || true; done
+
+# every container is told every service's endpoint: ping (all four) answers from each
+for s in "${services[@]}"; do
+  out=$(dc exec -T "$s" whistlectl ping 2>&1) ||
+    fail "'whistlectl ping' in $s does not reach every service: $out"
+done
+say "whistlectl ping in each of ${services[*]} reaches all four"
+out=$(dc exec -T notification whistlectl list 2>&1) || fail "'whistlectl list' in notification failed: $out"
+printf '%s\n' "$out" | grep -q "^$case_id " || fail "'whistlectl list' in notification does not show $case_id: $out"
 say "PASS: case $case_id went intake -> routing -> tracking and is DISPATCHED"

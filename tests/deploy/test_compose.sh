@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The compose stack on a real Docker engine (issue 9, "the compose stack from the host"), one
+# stack for every check:
+#   1. `whistlectl` in each container, with no flag, reaches all four services: `ping` answers
+#      for each, `list` shows a case reported through intake, `tail` reads notification;
+#   2. deploy/docker/smoke.sh beside that stack: on its ports, or under its project name, it
+#      refuses (exit 2) naming what is in the way and the variable to set, and the stack is
+#      untouched; on ports and a project of its own it passes;
+#   3. restart: unless-stopped as README.md says: a container stopped by `docker kill` stays
+#      down until `up -d`; a service killed with SIGKILL from the host is restarted by Docker
+#      and is healthy again.
+# Exits 77 (ctest: skipped) when docker-compose is missing or no Docker engine answers
+# (.ci/run starts one with shared/tools/docker-offline.sh where it can). About 3 minutes once
+# the image's layers are cached (the first build compiles whistle in the image: a few more).
+#
+# Environment: COMPOSE_TEST_PORT_BASE (default 27100: the stack's 8 ports BASE+0..31, the
+# smoke run's BASE+100..131), COMPOSE_TEST_KEEP=1 leaves the stack up.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+base=${COMPOSE_TEST_PORT_BASE:-27100}
+project=whistle-ctest-$$
+services=(intake routing tracking notification)
+
+say() { echo "test_compose: $*" >&2; }
+skip() { say "SKIP: $*"; exit 77; }
+command -v docker-compose >/dev/null || skip "docker-compose not found"
+command -v docker >/dev/null || skip "the docker CLI not found"
+docker info >/dev/null 2>&1 || skip "no Docker engine answers ('docker info')"
+
+export WHISTLE_IMAGE=whistle:ctest
+i=0
+for s in "${services[@]}"; do
+  export "WHISTLE_${s^^}_API_PORT=$((base + i * 10))" "WHISTLE_${s^^}_EVENTS_PORT=$((base + i * 10 + 1))"
+  i=$((i + 1))
+done
+dc() { docker-compose -f "$top/docker-compose.yml" -p "$project" "$@"; }
+fail() {
+  say "FAIL: $*"
+  dc ps >&2 || true
+  dc logs --no-color --tail 20 >&2 || true
+  exit 1
+}
+cleanup() {
+  local rc=$?
+  if [ "${COMPOSE_TEST_KEEP:-0}" = 1 ]; then
+    say "leaving project $project up (docker-compose -p $project down -v)"
+  else
+    dc down -v --remove-orphans >/dev/null 2>&1 || say "warning: down -v of $project failed"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+cid() { dc ps -q "$1"; }
+state() { docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} {{.RestartCount}}' "$1"; }
+# waits up to $1 seconds until every service is running and healthy
+wait_healthy() {
+  local deadline=$((SECONDS + $1)) waiting s id st
+  while :; do
+    waiting=()
+    for s in "${services[@]}"; do
+      id=$(cid "$s" 2>/dev/null || true)
+      st=$([ -n "$id" ] && state "$id" 2>/dev/null || echo missing)
+      case $st in "running healthy "*) ;; *) waiting+=("$s:${st// /,}") ;; esac
+    done
+    [ ${#waiting[@]} -eq 0 ] && return 0
+    [ $SECONDS -lt $deadline ] || fail "not healthy within $1 s: ${waiting[*]}"
+    sleep 1
+  done
+}
+ids() { for s in "${services[@]}"; do cid "$s"; done | tr '\n' ' '; }
+# smoke.sh as an operator runs it: without this stack's port variables
+smoke() {
+  env $(for s in "${services[@]}"; do echo "-u WHISTLE_${s^^}_API_PORT -u WHISTLE_${s^^}_EVENTS_PORT"; done) \
+    "$@" "$top/deploy/docker/smoke.sh"
+}
+
+t0=$SECONDS
+say "building $WHISTLE_IMAGE (docker-compose build intake: one image for the four)"
+log=$(mktemp)
+dc build --force-rm intake >"$log" 2>&1 || { tail -n 30 "$log" >&2; rm -f "$log"; fail "the image does not build"; }
+rm -f "$log"
+say "built in $((SECONDS - t0)) s; starting project $project on 127.0.0.1:$base.."
+dc up -d --no-build >/dev/null 2>&1 || fail "up -d failed"
+wait_healthy 180
+say "healthy after $((SECONDS - t0)) s"
+
+# ---- 1. whistlectl in every container reaches every service --------------------------------
+out=$(dc exec -T intake whistlectl report --grid g001 --matter m01 --description "compose test" \
+      --reporter r1 2>&1) || fail "report in intake: $out"
+case_id=$(printf '%s\n' "$out" | tail -n 1 | awk '{print $1}')
+for s in "${services[@]}"; do
+  out=$(dc exec -T "$s" whistlectl ping 2>&1) || fail "'whistlectl ping' in $s: $out"
+  for t in "${services[@]}"; do
+    printf '%s\n' "$out" | grep -Eq "^$t +up +tcp://$t:" || fail "'whistlectl ping' in $s: $t not up: $out"
+  done
+  deadline=$((SECONDS + 30))
+  until out=$(dc exec -T "$s" whistlectl list 2>&1) && printf '%s\n' "$out" | grep -q "^$case_id .*DISPATCHED"; do
+    [ $SECONDS -lt $deadline ] || fail "'whistlectl list' in $s does not show $case_id DISPATCHED: $out"
+    sleep 1
+  done
+  out=$(dc exec -T "$s" whistlectl tail "case/$case_id/" --count 1 2>&1) ||
+    fail "'whistlectl tail case/$case_id/' in $s: $out"
+  printf '%s\n' "$out" | grep -q "$case_id" || fail "'whistlectl tail' in $s: $out"
+done
+say "1: ping, list and tail in each of ${services[*]} reach all four ($case_id)"
+
+# ---- 2. smoke.sh beside the running stack ---------------------------------------------------
+before=$(ids)
+set +e
+out=$(smoke SMOKE_PORT_BASE=$base 2>&1)
+rc=$?
+set -e
+[ $rc = 2 ] || fail "smoke.sh on the stack's ports exited $rc (want 2): $out"
+printf '%s\n' "$out" | grep -q "port $base on 127.0.0.1 (intake api) is used by container ${project}_intake_1; set SMOKE_PORT_BASE" ||
+  fail "smoke.sh on the stack's ports does not say what is in the way: $out"
+set +e
+out=$(smoke SMOKE_PROJECT=$project SMOKE_PORT_BASE=$((base + 100)) 2>&1)
+rc=$?
+set -e
+[ $rc = 2 ] || fail "smoke.sh under the stack's project name exited $rc (want 2): $out"
+printf '%s\n' "$out" | grep -q "compose project '$project' already has containers.*Set SMOKE_PROJECT" ||
+  fail "smoke.sh under the stack's project name does not say so: $out"
+[ "$(ids)" = "$before" ] || fail "a refused smoke.sh changed the stack's containers"
+wait_healthy 5
+say "2: smoke.sh refuses on the stack's ports and project, naming them; the stack is untouched"
+out=$(smoke SMOKE_PROJECT=$project-smoke SMOKE_PORT_BASE=$((base + 100)) 2>&1) ||
+  fail "smoke.sh beside the stack, on its own ports and project, failed: $out"
+printf '%s\n' "$out" | grep -q "smoke: PASS" || fail "smoke.sh printed no PASS: $out"
+[ "$(ids)" = "$before" ] || fail "smoke.sh beside the stack changed the stack's containers"
+[ -z "$(docker ps -aq --filter "label=com.docker.compose.project=$project-smoke")" ] ||
+  fail "smoke.sh left containers of $project-smoke"
+wait_healthy 30
+dc exec -T tracking whistlectl show "$case_id" >/dev/null || fail "$case_id gone after smoke.sh"
+say "2: smoke.sh beside the stack passes and leaves the stack as it was"
+
+# ---- 3. restart: unless-stopped ------------------------------------------------------------
+routing=$(cid routing)
+docker kill -s KILL "$routing" >/dev/null
+# Docker restarts within a second what it means to restart; watch for 10 s that it does not
+deadline=$((SECONDS + 10))
+while [ $SECONDS -lt $deadline ]; do
+  st=$(state "$routing")
+  case $st in exited*" 0") ;; *) fail "routing after docker kill: '$st' (want exited, 0 restarts)" ;; esac
+  sleep 1
+done
+dc up -d --no-build >/dev/null 2>&1 || fail "up -d after docker kill failed"
+[ "$(cid routing)" = "$routing" ] || fail "up -d made a new routing container"
+wait_healthy 120
+say "3: docker kill: routing stayed down 10 s, 'up -d' brought it back healthy"
+
+tracking=$(cid tracking)
+init=$(docker inspect -f '{{.State.Pid}}' "$tracking")
+pid=$(cat "/proc/$init/task/$init/children" 2>/dev/null | awk '{print $1}')
+[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q '^whistle-tracking ' ||
+  fail "no whistle-tracking process under the container's init (pid $init)"
+restarts=$(docker inspect -f '{{.RestartCount}}' "$tracking")
+kill -KILL "$pid"
+deadline=$((SECONDS + 60))
+until [ "$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$tracking")" = "running $((restarts + 1))" ]; do
+  [ $SECONDS -lt $deadline ] || fail "tracking not restarted after kill -9 of its process: $(state "$tracking")"
+  sleep 1
+done
+wait_healthy 120
+out=$(dc exec -T intake whistlectl show "$case_id" 2>&1) || fail "show after the restart: $out"
+say "3: kill -9 of whistle-tracking: Docker restarted it, healthy again, $case_id kept"
+say "PASS in $((SECONDS - t0)) s"
