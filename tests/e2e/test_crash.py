@@ -22,6 +22,7 @@ def produce(c, acked, stop):
     sock = c.client("intake")
     pending = {}      # request_id -> key
     sent_at = {}      # key -> monotonic time of the last send
+    where = {}        # key -> (grid, matter) it was first sent with
     todo = ["crash-%d" % i for i in range(N)]
     t0 = time.monotonic()
     offered = 0
@@ -30,8 +31,8 @@ def produce(c, acked, stop):
         while todo and offered < (now - t0) * RATE and len(sent_at) < 500:
             key = todo.pop(0)
             offered += 1
-            req = c.submit_req(key, "g%d" % (offered % 6 + 1), "m%d" % (offered % 5 + 1),
-                               "report %s" % key, "r-%s" % key)
+            where[key] = ("g%d" % (offered % 6 + 1), "m%d" % (offered % 5 + 1))
+            req = c.submit_req(key, *where[key], "report %s" % key, "r-%s" % key)
             c.next_id += 1
             req.request_id = c.next_id
             pending[c.next_id] = key
@@ -39,7 +40,8 @@ def produce(c, acked, stop):
             sock.send(req.SerializeToString())
         for key, t in list(sent_at.items()):
             if now - t > RESEND_S:  # lost with a killed intake, or still queued: send again
-                req = c.submit_req(key, "g1", "m1", "report %s" % key, "r-%s" % key)
+                # a retry is the same report: the same key with another one is ECONFLICT
+                req = c.submit_req(key, *where[key], "report %s" % key, "r-%s" % key)
                 c.next_id += 1
                 req.request_id = c.next_id
                 pending[c.next_id] = key
