@@ -14,6 +14,8 @@ BUILD_PKGS=(
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libuv1-dev libjansson-dev
   # webhooks: notification POSTs with libcurl's multi interface on its libuv loop
   libcurl4-openssl-dev
+  # the gateway: libmicrohttpd in its external epoll mode on the gateway's libuv loop
+  libmicrohttpd-dev
   check libsubunit-dev
   # tests in other languages: Google's protoc and the Python runtime prove the wire contract
   protobuf-compiler python3 python3-zmq python3-protobuf
@@ -25,7 +27,8 @@ BUILD_PKGS=(
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 # what only the tests use: promtool checks the Stats rendering (tests/e2e/test_stats.py)
 TEST_PKGS=(prometheus)
-RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 ca-certificates)
+RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 libmicrohttpd12
+              ca-certificates)
 # Open311 (services/gateway/open311*.c): uriparser decodes form fields; the Check suite reads
 # the XML it renders back with libxml2's parser (tests only)
 BUILD_PKGS+=(liburiparser-dev)
@@ -40,6 +43,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the Open311 client test runs node-open311 (npm ci): Debian's node and npm, unless a node
+# with its npm is already on the machine (another node's files would clash with Debian's npm)
+if [ -z "${1:-}" ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo $0 $*)" >&2

@@ -15,7 +15,7 @@ catalog=${WHISTLE_CATALOG:-$top/deploy/catalog/default.json}
 services=(intake routing tracking notification)
 
 stop() {
-  for s in "${services[@]}"; do
+  for s in gateway "${services[@]}"; do
     pidf="$home/run/$s.pid"
     if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
       kill -TERM "$(cat "$pidf")"
@@ -61,6 +61,14 @@ done
 ctl="$build/tools/whistlectl/whistlectl"
 for _ in $(seq 50); do "$ctl" --timeout 200 ping >/dev/null 2>&1 && break; sleep 0.2; done
 "$ctl" ping || { echo "some service did not start; see $home/log/" >&2; exit 1; }
+# the HTTP gateway, open (no API keys: loopback development only; see docs/architecture.md)
+glog="$home/log/gateway.log"
+seen=$( (wc -l <"$glog") 2>/dev/null || echo 0)
+nohup "$build/services/whistle-gateway" --open >>"$glog" 2>&1 &
+echo $! >"$home/run/gateway.pid"
+for _ in $(seq 50); do tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" && break; sleep 0.2; done
+tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" ||
+  { echo "the gateway did not start; see $glog" >&2; exit 1; }
 cat <<MSG
 
 whistle is running on loopback (requests / events):
@@ -68,9 +76,11 @@ whistle is running on loopback (requests / events):
   routing       tcp://127.0.0.1:7110 / 7111
   tracking      tcp://127.0.0.1:7120 / 7121
   notification  tcp://127.0.0.1:7130 / 7131
+  gateway       http://127.0.0.1:7080 (open: no API keys; /healthz /readyz /v1/cases ...)
 data: $home   logs: $home/log/   catalog: $catalog
 
 Try:   $ctl report --grid g001 --matter m01 --description '占道经营' --reporter r1
        $ctl tail dept/cg/
+       curl -s http://127.0.0.1:7080/readyz
 Stop:  $0 --stop
 MSG

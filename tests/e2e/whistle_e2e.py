@@ -4,9 +4,11 @@ from proto/ (so every test here also proves the wire contract decodes outside pr
 
 Services listen on ipc:// endpoints in a private temp folder, so tests can run in parallel.
 """
+import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -89,6 +91,52 @@ class Cluster:
             self.start(s)
         for s in SERVICES:
             self.wait_ping(s)
+
+    def start_gateway(self, *extra, open_=True):
+        """Starts whistle-gateway (an optional fifth process, "gateway") on a free loopback
+        port in front of this cluster; --open unless open_ is False (then pass --api-keys in
+        `extra`). Sets self.gw_port once it listens."""
+        args = [os.path.join(BINARY_DIR, "services", "whistle-gateway"),
+                "--http", "127.0.0.1:0", "--log-level", "info"]
+        for s in SERVICES:
+            args += ["--%s-api" % s, self.api(s), "--%s-events" % s, self.events(s)]
+        if open_:
+            args.append("--open")
+        args += list(extra)
+        path = os.path.join(self.tmp, "gateway.log")
+        start = os.path.getsize(path) if os.path.exists(path) else 0
+        log = open(path, "ab")
+        self.procs["gateway"] = subprocess.Popen(args, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with open(path, "rb") as f:
+                f.seek(start)
+                text = f.read().decode("utf-8", "replace")
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.gw_port = int(m.group(1))
+                return self.gw_port
+            if self.procs["gateway"].poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("whistle-gateway did not start; log:\n" + self.log("gateway"))
+
+    def http(self, method, path, body=None, headers=None, timeout=10.0):
+        """One HTTP request to the gateway: (status, headers dict, body parsed as JSON when it
+        is JSON, else bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_port, timeout=timeout)
+        try:
+            data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers=headers or {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+            if hdrs.get("content-type", "").startswith("application/json"):
+                return resp.status, hdrs, json.loads(raw)
+            return resp.status, hdrs, raw
+        finally:
+            conn.close()
 
     def kill9(self, name):
         p = self.procs.pop(name)

@@ -104,7 +104,9 @@ int wh_service_follow(wh_service_t *self, const char *upstream, const char *api_
 
 /* 1 when keys are on: every peer has an identity and requests are vetted. */
 int wh_service_keyed(const wh_service_t *self);
-/* Whether the peer `who` may read `topic` (always 1 with keys off). */
+/* Whether the peer `who` may read `topic`: 1 for services and operators, and with keys off
+ * for a peer without an identity; otherwise the service's may_read decides (an identity
+ * given by Request.on_behalf with keys off included). */
 int wh_service_may_read(const wh_service_t *self, const struct wh_identity *who,
                         const char *topic);
 

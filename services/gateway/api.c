@@ -1,0 +1,333 @@
+/* api.c: the gateway's routes: health, readiness and the JSON API (/v1/...), each turned into
+ * one request to the service that owns the answer, made on behalf of the caller's API key. To
+ * add routes, add rows to gateway_api_routes. */
+#include "params.h"
+#include "route.h"
+#include "stream.h"
+#include "whistle/error.h"
+#include "whistle/eventlog.h"
+#include "whistle/json.h"
+#include "whistle/wlog.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- answers from the backends ----------------------------------------------------------- */
+
+/* The backend did not answer, or refused: the matching HTTP error. 1 when answered so. */
+static int s_refused(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
+{
+    char msg[160];
+    if (!reply) {
+        snprintf(msg, sizeof msg, "%s did not answer within %d ms; try again",
+                 gateway__backend_name(svc), gateway__config(r->gw)->backend_timeout_ms);
+        gateway__answer(r, 503, gateway_error_json(err ? err : WH_ETIMEDOUT, "", msg, 0, 0));
+        return 1;
+    }
+    if (reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR) {
+        const Whistle__V1__Error *e = reply->error;
+        gateway__answer(r, gateway_http_status(e->code),
+                        gateway_error_json(e->code, e->field, e->message, e->state, e->oldest));
+        return 1;
+    }
+    return 0;
+}
+
+/* A request the service would not take (not connected, out of memory). */
+static void s_unsent(struct gw_req *r, int svc, int rc)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "%s is not reachable (not running, or not connected yet); try "
+             "again",
+             gateway__backend_name(svc));
+    gateway__answer(r, 503, gateway_error_json(rc, "", msg, 0, 0));
+}
+
+/* The reply's body as JSON (the set member of its oneof), 200. */
+static void s_on_body(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
+{
+    if (s_refused(r, svc, reply, err)) return;
+    json_t *all = wh_message_to_json(&reply->base);
+    json_t *body = NULL;
+    const char *key;
+    json_t *val;
+    json_object_foreach(all, key, val)
+    {
+        if (strcmp(key, "request_id") != 0) body = json_incref(val);
+    }
+    json_decref(all);
+    gateway__answer(r, body ? 200 : 502,
+                    body ? body : gateway_error_json(WH_EINTERNAL, "", "an empty reply", 0, 0));
+}
+
+static void s_call(gateway_t *gw, struct gw_req *r, int svc, Whistle__V1__Request *req)
+{
+    int rc = gateway__call(gw, r, svc, req, s_on_body);
+    if (rc) s_unsent(r, svc, rc);
+}
+
+/* Refuses a request with `err` (a decision about its input: 400 unless the code says). */
+static void s_bad(struct gw_req *r, const struct wh_field_error *err)
+{
+    gateway__answer(r, gateway_http_status(err->code),
+                    gateway_error_json(err->code, err->field, err->message, 0, 0));
+}
+
+/* ---- health ----------------------------------------------------------------------------- */
+
+static void s_healthz(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)gw;
+    (void)m;
+    gateway__answer(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void s_readyz_done(struct gw_req *r)
+{
+    int ready = 1;
+    const char *key;
+    json_t *val;
+    json_object_foreach(r->acc, key, val)
+    {
+        if (strcmp(json_string_value(val), "ok") != 0) ready = 0;
+    }
+    json_t *body = json_pack("{s:b,s:O}", "ready", ready, "services", r->acc);
+    gateway__answer(r, ready ? 200 : 503, body);
+}
+
+static void s_on_ping(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
+{
+    (void)err;
+    char msg[96];
+    if (reply && reply->body_case == WHISTLE__V1__REPLY__BODY_PONG)
+        snprintf(msg, sizeof msg, "ok");
+    else
+        snprintf(msg, sizeof msg, "no answer to ping within %d ms",
+                 gateway__config(r->gw)->backend_timeout_ms);
+    json_object_set_new(r->acc, gateway__backend_name(svc), json_string(msg));
+    if (r->waiting == 0) s_readyz_done(r);
+}
+
+static void s_readyz(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    r->acc = json_object();
+    for (int svc = 0; svc < GW_N_BACKENDS; svc++) {
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        Whistle__V1__Ping ping = WHISTLE__V1__PING__INIT;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_PING;
+        req.ping = &ping;
+        if (gateway__call(gw, r, svc, &req, s_on_ping))
+            json_object_set_new(r->acc, gateway__backend_name(svc), json_string("not connected"));
+    }
+    if (r->waiting == 0) s_readyz_done(r);
+}
+
+/* ---- the JSON API ------------------------------------------------------------------------ */
+
+static int s_no_query(struct gw_req *r)
+{
+    struct gw_query q;
+    struct wh_field_error err;
+    if (gateway__query(r, &q, &err) || gateway_params_none(&q, &err)) {
+        s_bad(r, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_case(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    if (s_no_query(r)) return;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__GetCase g = WHISTLE__V1__GET_CASE__INIT;
+    g.case_id = (char *)m->param[0];
+    req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
+    req.get_case = &g;
+    s_call(gw, r, GW_TRACKING, &req);
+}
+
+static void s_cases(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    struct gw_query q;
+    struct wh_field_error err;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__ListCases l = WHISTLE__V1__LIST_CASES__INIT;
+    if (gateway__query(r, &q, &err) || gateway_params_list(&q, &l, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    req.body_case = WHISTLE__V1__REQUEST__BODY_LIST_CASES;
+    req.list_cases = &l;
+    s_call(gw, r, GW_TRACKING, &req);
+}
+
+static void s_action(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    if (s_no_query(r)) return;
+    struct gw_action a;
+    struct wh_field_error err;
+    if (gateway_params_action(m->param[1], m->param[0], r->body ? r->body : "", r->body_len,
+                              &r->who, &a, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    if (a.escalate) {
+        req.body_case = WHISTLE__V1__REQUEST__BODY_ESCALATE;
+        req.escalate = &a.e;
+    } else {
+        req.body_case = WHISTLE__V1__REQUEST__BODY_CASE_ACTION;
+        req.case_action = &a.a;
+    }
+    s_call(gw, r, a.escalate ? GW_ROUTING : GW_TRACKING, &req);
+    gateway_action_clear(&a);
+}
+
+static void s_figures(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    struct gw_query q;
+    struct wh_field_error err;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Figures f = WHISTLE__V1__FIGURES__INIT;
+    if (gateway__query(r, &q, &err) || gateway_params_figures(&q, &f, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    req.body_case = WHISTLE__V1__REQUEST__BODY_FIGURES;
+    req.figures = &f;
+    s_call(gw, r, GW_TRACKING, &req);
+}
+
+static void s_visits(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    struct gw_query q;
+    struct wh_field_error err;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Visits v = WHISTLE__V1__VISITS__INIT;
+    if (gateway__query(r, &q, &err) || gateway_params_visits(&q, &v, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    req.body_case = WHISTLE__V1__REQUEST__BODY_VISITS;
+    req.visits = &v;
+    s_call(gw, r, GW_TRACKING, &req);
+}
+
+/* ---- live topics (SSE) ----------------------------------------------------------------- */
+
+static void s_on_first(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
+{
+    if (s_refused(r, svc, reply, err)) return;
+    if (reply->body_case != WHISTLE__V1__REPLY__BODY_REPLAY) {
+        gateway__answer_error(r, 502, WH_EINTERNAL, "", "notification answered another request");
+        return;
+    }
+    const char *topic = json_string_value(json_object_get(r->acc, "topic"));
+    uint64_t next = (uint64_t)json_integer_value(json_object_get(r->acc, "next"));
+    int live = json_is_true(json_object_get(r->acc, "live"));
+    if (gateway_streams_open(gateway__streams(r->gw), r, topic, next, live, reply->replay))
+        gateway__answer_error(r, 503, WH_ENOMEM, "", "out of memory; try again");
+}
+
+static void s_topic(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    char topic[WH_STREAM_MAX + 1];
+    int n = m->n == 1 ? snprintf(topic, sizeof topic, "%s/", m->param[0])
+                      : snprintf(topic, sizeof topic, "%s/%s/", m->param[0], m->param[1]);
+    struct wh_field_error err;
+    if (n < 0 || (size_t)n >= sizeof topic) {
+        wh_field_error_set(&err, WH_EFIELD, "url", "a topic is at most %d bytes", WH_STREAM_MAX);
+        s_bad(r, &err);
+        return;
+    }
+    struct gw_query q;
+    uint64_t from;
+    int has;
+    if (gateway__query(r, &q, &err) ||
+        gateway_params_stream_from(&q, gateway__header(r, "Last-Event-ID"), &from, &has, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    /* the first page is asked on the caller's behalf: notification's rules decide who reads */
+    r->acc = json_pack("{s:s,s:I,s:b}", "topic", topic, "next", (json_int_t)from, "live", !has);
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Replay rp = WHISTLE__V1__REPLAY__INIT;
+    rp.topic = topic;
+    rp.from_seq = has ? from : UINT64_MAX; /* beyond the head: just the head */
+    rp.max = 512;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_REPLAY;
+    req.replay = &rp;
+    int rc = gateway__call(gw, r, GW_NOTIFICATION, &req, s_on_first);
+    if (rc) s_unsent(r, GW_NOTIFICATION, rc);
+}
+
+const struct gw_route gateway_api_routes[] = {
+    {"GET", "/healthz", s_healthz, GW_ROUTE_PUBLIC},
+    {"GET", "/readyz", s_readyz, GW_ROUTE_PUBLIC},
+    {"GET", "/v1/cases", s_cases, 0},
+    {"GET", "/v1/cases/{}", s_case, 0},
+    {"POST", "/v1/cases/{}/{}", s_action, 0},
+    {"GET", "/v1/figures", s_figures, 0},
+    {"GET", "/v1/visits", s_visits, 0},
+    {"GET", "/v1/topics/{}/events", s_topic, 0},    /* all/, district/ */
+    {"GET", "/v1/topics/{}/{}/events", s_topic, 0}, /* dept/cg/, case/C00000001/, ... */
+};
+const size_t gateway_api_n_routes = sizeof gateway_api_routes / sizeof gateway_api_routes[0];
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+/* Who the caller is: its bearer key's identity. 0, or -1 when answered 401. */
+static int s_identify(gateway_t *gw, struct gw_req *r)
+{
+    if (gateway__config(gw)->open) return 0;
+    const char *h = gateway__header(r, "Authorization");
+    snprintf(r->hdr_name, sizeof r->hdr_name, "WWW-Authenticate");
+    if (!h || strncmp(h, "Bearer ", 7) != 0) {
+        snprintf(r->hdr_value, sizeof r->hdr_value, "Bearer realm=\"whistle\"");
+        gateway__answer_error(r, 401, WH_EFORBIDDEN, "authorization",
+                              "an API key is needed: Authorization: Bearer <key>");
+        return -1;
+    }
+    const char *key = h + 7;
+    while (*key == ' ')
+        key++;
+    if (!gateway__key_lookup(gw, key, &r->who)) {
+        snprintf(r->hdr_value, sizeof r->hdr_value,
+                 "Bearer realm=\"whistle\", error=\"invalid_token\"");
+        gateway__answer_error(r, 401, WH_EFORBIDDEN, "authorization", "this API key is not known");
+        return -1;
+    }
+    r->hdr_name[0] = 0;
+    return 0;
+}
+
+void gateway__dispatch(gateway_t *gw, struct gw_req *r)
+{
+    struct gw_match m;
+    struct wh_field_error err;
+    int rc =
+        gateway_route_match(gateway_api_routes, gateway_api_n_routes, r->method, r->path, &m, &err);
+    if (rc == GW_ROUTE_NONE) {
+        gateway__answer_error(r, 404, WH_ENOTFOUND, "url", "no such route");
+        return;
+    }
+    if (rc == GW_ROUTE_METHOD) {
+        snprintf(r->hdr_name, sizeof r->hdr_name, "Allow");
+        snprintf(r->hdr_value, sizeof r->hdr_value, "%s", m.allow);
+        char msg[128];
+        snprintf(msg, sizeof msg, "this route takes %s", m.allow);
+        gateway__answer_error(r, 405, WH_EUSAGE, "method", msg);
+        return;
+    }
+    if (rc) {
+        s_bad(r, &err);
+        return;
+    }
+    if (!(m.route->flags & GW_ROUTE_PUBLIC) && s_identify(gw, r)) return;
+    m.route->handle(gw, r, &m);
+}

@@ -1,0 +1,183 @@
+/* gateway.c: the gateway object: its loop, ZeroMQ context, backends, API keys and HTTP
+ * daemon; calls on behalf of HTTP callers; a clean stop on SIGTERM. */
+#include "gateway.h"
+#include "backend.h"
+#include "http.h"
+#include "keys.h"
+#include "stream.h"
+#include "whistle/error.h"
+#include "whistle/wlog.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char *const s_names[GW_N_BACKENDS] = {"intake", "routing", "tracking", "notification"};
+
+struct gateway {
+    uv_loop_t loop;
+    void *zctx;
+    struct gateway_config cfg;
+    gw_backend_t *backend;
+    gw_keys_t *keys;       /* NULL with --open */
+    gw_streams_t *streams; /* the SSE streams and notification's XPUB */
+    gw_http_t *http;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+};
+
+const char *gateway__backend_name(int svc)
+{
+    return svc >= 0 && svc < GW_N_BACKENDS ? s_names[svc] : "?";
+}
+
+const struct gateway_config *gateway__config(const gateway_t *gw)
+{
+    return &gw->cfg;
+}
+
+int gateway__key_lookup(const gateway_t *gw, const char *key, struct wh_identity *who)
+{
+    return gw->keys ? gateway_keys_lookup(gw->keys, key, who) : 0;
+}
+
+static void s_on_reply(void *arg, int svc, const Whistle__V1__Reply *reply, int err)
+{
+    struct gw_req *r = arg;
+    /* every call of one request answers to the same handler function */
+    r->waiting--;
+    r->reply_fn(r, svc, reply, err);
+}
+
+int gateway__call(gateway_t *gw, struct gw_req *r, int svc, Whistle__V1__Request *req,
+                  gateway_reply_fn fn)
+{
+    char as[64];
+    if (r->who.kind != WH_KIND_NONE && !wh_identity_trusted(&r->who)) {
+        snprintf(as, sizeof as, "%s:%s", wh_kind_name(r->who.kind), r->who.code);
+        req->on_behalf = as; /* packed before this returns */
+    }
+    r->reply_fn = fn;
+    int rc = gateway_backend_call(gw->backend, svc, req, s_on_reply, r);
+    if (rc == 0) r->waiting++;
+    return rc;
+}
+
+struct gw_streams *gateway__streams(gateway_t *gw)
+{
+    return gw->streams;
+}
+
+void gateway__forget(gateway_t *gw, struct gw_req *r)
+{
+    gateway_backend_forget(gw->backend, r);
+}
+
+static void s_on_signal(uv_signal_t *h, int signum)
+{
+    gateway_t *gw = h->data;
+    wh_log_info("%s received, stopping", strsignal(signum));
+    gateway_stop(gw);
+}
+
+gateway_t *gateway_new(const struct gateway_config *cfg)
+{
+    gateway_t *gw = calloc(1, sizeof *gw);
+    if (!gw) return NULL;
+    gw->cfg = *cfg;
+    uv_loop_init(&gw->loop);
+    gw->zctx = zmq_ctx_new();
+    char err[512];
+    struct wh_keypair kp, server;
+    int keyed = cfg->key && cfg->server_key;
+    if (keyed && (wh_keypair_load(cfg->key, 1, &kp, err, sizeof err) ||
+                  wh_keypair_load(cfg->server_key, 0, &server, err, sizeof err))) {
+        wh_log_error("%s", err);
+        goto fail;
+    }
+    if (cfg->api_keys &&
+        !(gw->keys = gateway_keys_new(&gw->loop, cfg->api_keys, err, sizeof err))) {
+        wh_log_error("API keys: %s (set --api-keys FILE)", err);
+        goto fail;
+    }
+    gw->backend =
+        gateway_backend_new(&gw->loop, gw->zctx, cfg->api, GW_N_BACKENDS, cfg->backend_timeout_ms,
+                            keyed ? &kp : NULL, keyed ? server.public_key : NULL);
+    if (!gw->backend) goto fail;
+    gw->streams =
+        gateway_streams_new(&gw->loop, gw->zctx, cfg->events[GW_NOTIFICATION], keyed ? &kp : NULL,
+                            keyed ? server.public_key : NULL, gw->backend, cfg->sse_heartbeat_ms);
+    if (!gw->streams) goto fail;
+    struct gw_http_config hc = {cfg->http, cfg->max_connections, cfg->request_timeout_ms,
+                                cfg->idle_timeout_s};
+    if (!(gw->http = gateway_http_new(&gw->loop, gw, &hc))) goto fail;
+    uv_signal_init(&gw->loop, &gw->sigterm);
+    uv_signal_init(&gw->loop, &gw->sigint);
+    gw->sigterm.data = gw->sigint.data = gw;
+    uv_signal_start(&gw->sigterm, s_on_signal, SIGTERM);
+    uv_signal_start(&gw->sigint, s_on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    const char *h = cfg->http;
+    const char *colon = strrchr(h, ':');
+    wh_log_info("listening on http://%.*s:%u (%s; backends %s %s %s %s, timeout %d ms)",
+                (int)(colon - h), h, gateway_http_bound_port(gw->http),
+                gw->keys ? "API keys required" : "open: no API keys", cfg->api[0], cfg->api[1],
+                cfg->api[2], cfg->api[3], cfg->backend_timeout_ms);
+    return gw;
+fail:
+    gateway_destroy(&gw);
+    return NULL;
+}
+
+unsigned gateway_http_port(const gateway_t *gw)
+{
+    return gateway_http_bound_port(gw->http);
+}
+
+void gateway_stop(gateway_t *gw)
+{
+    if (gw->stopping) return;
+    gw->stopping = 1;
+    if (gw->http) gateway_http_quiesce(gw->http);
+    if (gw->streams) gateway_streams_end_all(gw->streams);
+    /* every suspended request is answered (503) and resumed: MHD must not stop with one */
+    if (gw->backend) gateway_backend_fail_all(gw->backend, WH_EBUS);
+    if (gw->http) gateway_http_run(gw->http);
+    uv_stop(&gw->loop);
+}
+
+int gateway_run(gateway_t *gw)
+{
+    uv_run(&gw->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static void s_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+void gateway_destroy(gateway_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    gateway_t *gw = *self_p;
+    *self_p = NULL;
+    if (gw->streams) gateway_streams_end_all(gw->streams);
+    if (gw->backend) gateway_backend_fail_all(gw->backend, WH_EBUS);
+    gateway_http_destroy(&gw->http); /* frees every stream's response */
+    gateway_streams_destroy(&gw->streams);
+    gateway_backend_destroy(&gw->backend);
+    gateway_keys_destroy(&gw->keys);
+    if (gw->sigterm.loop) {
+        uv_close((uv_handle_t *)&gw->sigterm, NULL);
+        uv_close((uv_handle_t *)&gw->sigint, NULL);
+    }
+    uv_run(&gw->loop, UV_RUN_NOWAIT);
+    uv_walk(&gw->loop, s_walk_close, NULL);
+    uv_run(&gw->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&gw->loop);
+    if (gw->zctx) zmq_ctx_term(gw->zctx);
+    free(gw);
+}
