@@ -98,8 +98,11 @@ def main():
         # 社区事务准入: a listed affair is admitted, an unlisted one without funding refused
         t1 = ctl("report", "--grid", "g3", "--description", "census", "--reporter", "mz-1",
                  "--affair", "a1", "--issuer", "mz").stdout.strip()
-        t2 = ctl("report", "--grid", "g3", "--description", "survey", "--reporter", "mz-1",
-                 "--affair", "zz", "--authority", "doc-7", "--issuer", "mz").stdout.strip()
+        # routing refuses it: report waits for the decision, says why and exits 1
+        r2 = ctl("report", "--grid", "g3", "--description", "survey", "--reporter", "mz-1",
+                 "--affair", "zz", "--authority", "doc-7", "--issuer", "mz", rc=1)
+        t2 = r2.stdout.strip()
+        assert "%s was refused by routing: report.task.funding_ref" % t2 in r2.stderr, r2.stderr
         c.wait(lambda: c.get_case(t2).WhichOneof("body") == "get_case", what="task routed")
         assert json.loads(ctl("--json", "show", t1).stdout)["case"]["state"] == "DISPATCHED"
         refused = json.loads(ctl("--json", "show", t2).stdout)

@@ -139,7 +139,8 @@ def main():
                          listed, re.M), listed
         # a refused task has no whistle: shown as nothing, never WHISTLE_UNSPECIFIED
         t = ctl("report", "--grid", "g3", "--description", "survey", "--reporter", "mz-1",
-                "--affair", "zz", "--authority", "doc-7", "--issuer", "mz").stdout.strip()
+                "--affair", "zz", "--authority", "doc-7", "--issuer", "mz", "--no-wait"
+                ).stdout.strip()
         c.wait(lambda: c.get_case(t).WhichOneof("body") == "get_case", what="task routed")
         shown = ctl("show", t).stdout
         assert "REFUSED" in shown and "UNSPECIFIED" not in shown, shown

@@ -65,9 +65,21 @@ static void s_print(const struct s_tail *t, const Whistle__V1__Envelope *e)
         json_decref(j);
     } else if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED) {
         const Whistle__V1__CaseUpdated *u = e->case_updated;
-        printf("%s %" PRIu64 " %s %s %s %s\n", e->stream, e->seq, e->correlation_id,
-               u->entry ? wh_action_name(u->entry->action) : "-",
-               u->case_ ? wh_state_name(u->case_->state) : "-", e->event_id);
+        const Whistle__V1__HistoryEntry *h = u->entry;
+        printf("%s %" PRIu64 " %s %s %s %s", e->stream, e->seq, e->correlation_id,
+               h ? wh_action_name(h->action) : "-",
+               u->case_ && u->case_->state ? wh_state_name(u->case_->state) : "-", e->event_id);
+        if (h && h->actor[0]) printf(" by %s", h->actor);
+        if (h && h->department[0] && strcmp(h->department, h->actor) != 0)
+            printf(" dept %s", h->department);
+        if (h && h->action == WHISTLE__V1__ACTION__DISPATCH && u->case_) {
+            for (size_t i = 0; i < u->case_->n_assignments; i++)
+                printf("%s%s", i ? "," : " to ", u->case_->assignments[i]->department);
+            const Whistle__V1__Report *r = u->case_->report;
+            if (r && r->source[0]) printf(" via %s", r->source);
+            if (r && r->location[0]) printf(" at %s", r->location);
+        }
+        printf("\n");
     } else {
         printf("%s %" PRIu64 " %s %s\n", e->stream, e->seq, e->correlation_id, e->event_id);
     }
@@ -290,6 +302,8 @@ int ctl_tail_run(const struct ctl_tail_env *env, int argc, char **argv)
         t.saved = t.next - 1;
         position_given = 1;
     }
+    /* each line as it comes, also into a pipe (a department script reading tail's output) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
     wh_client_t *cl = env->client ? env->client(env->api) : wh_client_new(env->api);

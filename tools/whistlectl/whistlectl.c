@@ -261,6 +261,7 @@ static void s_print_case(const Whistle__V1__Case *c)
             s_fmt_time(t1, sizeof t1, a->checked_in_at_ms);
             printf(" checked in %s", t1);
         }
+        if (a->return_reason[0]) printf("  returned: %s", a->return_reason);
         printf("\n");
     }
 }
@@ -456,6 +457,49 @@ static int s_ping(const struct ctl_cmd *cmd, int argc, char **argv)
 
 /* ---- report ------------------------------------------------------------------------------ */
 
+/* After intake's acknowledgement: waits (up to --timeout) until tracking holds routing's
+ * decision on the case. 0 dispatched (or not known in time: said on stderr), EXIT_REFUSED when
+ * routing refused it, with its reason. */
+static int s_wait_routed(const char *case_id)
+{
+    int64_t deadline = wh_mono_ms() + g.timeout_ms;
+    wh_client_t *c = s_client(g.api[WH_UP_TRACKING]);
+    int rc = 0, known = 0;
+    while (c && wh_mono_ms() < deadline) {
+        Whistle__V1__GetCase gc = WHISTLE__V1__GET_CASE__INIT;
+        gc.case_id = (char *)case_id;
+        Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+        req.body_case = WHISTLE__V1__REQUEST__BODY_GET_CASE;
+        req.get_case = &gc;
+        Whistle__V1__Reply *r = NULL;
+        int64_t left = deadline - wh_mono_ms();
+        if (wh_client_call(c, &req, &r, (int)(left > 1000 ? 1000 : left > 1 ? left : 1))) continue;
+        if (r->body_case == WHISTLE__V1__REPLY__BODY_GET_CASE && r->get_case->case_) {
+            const Whistle__V1__CaseReply *cr = r->get_case;
+            known = 1;
+            if (cr->case_->state == WHISTLE__V1__CASE_STATE__REFUSED) {
+                const char *why = cr->n_history ? cr->history[cr->n_history - 1]->note : "";
+                fprintf(stderr, "whistlectl report: %s was refused by routing: %s\n", case_id,
+                        why[0] ? why : "(no reason given)");
+                rc = EXIT_REFUSED;
+            }
+        } else if (r->body_case == WHISTLE__V1__REPLY__BODY_ERROR &&
+                   r->error->code != WH_ENOTFOUND) {
+            known = 1; /* not ours to read (keys on): the acknowledgement is what we have */
+        }
+        whistle__v1__reply__free_unpacked(r, NULL);
+        if (known) break;
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!known)
+        fprintf(stderr, "whistlectl report: %s is accepted, but not dispatched within %d ms "
+                        "(whistlectl ping shows whether routing and tracking keep up; whistlectl "
+                        "show %s later)\n", case_id, g.timeout_ms, case_id);
+    wh_client_destroy(&c);
+    return rc;
+}
+
 static int s_report(const struct ctl_cmd *cmd, int argc, char **argv)
 {
     Whistle__V1__Report rep = WHISTLE__V1__REPORT__INIT;
@@ -466,8 +510,9 @@ static int s_report(const struct ctl_cmd *cmd, int argc, char **argv)
         {"reporter", 1, 0, 'r'},    {"location", 1, 0, 'l'},   {"source", 1, 0, 's'},
         {"idempotency-key", 1, 0, 'k'}, {"key", 1, 0, 'K'},    {"help", 0, 0, 'h'},
         {"whistle", 1, 0, 'w'},     {"affair", 1, 0, 'a'},     {"authority", 1, 0, 'A'},
-        {"funding", 1, 0, 'F'},     {"issuer", 1, 0, 'I'},     {0, 0, 0, 0}};
-    int c;
+        {"funding", 1, 0, 'F'},     {"issuer", 1, 0, 'I'},     {"no-wait", 0, 0, 'N'},
+        {0, 0, 0, 0}};
+    int c, no_wait = 0;
     unsigned char seen[256] = {0};
     Whistle__V1__CommunityTask task = WHISTLE__V1__COMMUNITY_TASK__INIT;
     sr.idempotency_key = NULL;
@@ -496,6 +541,7 @@ static int s_report(const struct ctl_cmd *cmd, int argc, char **argv)
         case 'A': task.authority_ref = optarg; rep.task = &task; break;
         case 'F': task.funding_ref = optarg; rep.task = &task; break;
         case 'I': task.issuer = optarg; rep.task = &task; break;
+        case 'N': no_wait = 1; break;
         case CTL_HELP: return 0;
         default: return EXIT_USAGE;
         }
@@ -518,8 +564,11 @@ static int s_report(const struct ctl_cmd *cmd, int argc, char **argv)
     if (rc) return rc;
     if (g.json) s_print_json(&r->submit_report->base);
     else printf("%s%s\n", r->submit_report->case_id, r->submit_report->duplicate ? " (duplicate)" : "");
+    fflush(stdout);
+    char id[32];
+    snprintf(id, sizeof id, "%s", r->submit_report->case_id);
     whistle__v1__reply__free_unpacked(r, NULL);
-    return 0;
+    return no_wait ? 0 : s_wait_routed(id);
 }
 
 /* ---- case actions ------------------------------------------------------------------------- */
@@ -620,9 +669,14 @@ static int s_show(const struct ctl_cmd *cmd, int argc, char **argv)
             Whistle__V1__HistoryEntry *h = r->get_case->history[i];
             char t[32];
             s_fmt_time(t, sizeof t, h->at_ms);
-            printf("  %s  %-9s %-12s %s -> %s%s%s\n", t, wh_action_name(h->action), h->actor,
-                   s_state(h->from_state), s_state(h->to_state), h->note[0] ? "  " : "",
-                   h->note);
+            printf("  %s  %-9s %-12s %s -> %s", t, wh_action_name(h->action), h->actor,
+                   s_state(h->from_state), s_state(h->to_state));
+            if (h->department[0] && strcmp(h->department, h->actor) != 0)
+                printf("  dept %s", h->department);
+            if (h->action == WHISTLE__V1__ACTION__VERIFY)
+                printf("  %s", h->by_default ? "closed by default (no answer)"
+                                 : h->satisfied ? "satisfied" : "unsatisfied");
+            printf("%s%s\n", h->note[0] ? "  " : "", h->note);
         }
     }
     whistle__v1__reply__free_unpacked(r, NULL);
@@ -1213,6 +1267,8 @@ static const struct ctl_cmd s_commands[] = {
      "  --affair A --issuer WHO a task handed down to the grid's community (社区事务准入):\n"
      "                          A from whistlectl catalog list affairs, or an unlisted one\n"
      "  --authority REF --funding REF   with both --authority and --funding\n"
+     "  --no-wait               print the case id once intake has it; otherwise wait (up to\n"
+     "                          --timeout) for routing's decision: a refusal says why, exit 1\n"
      "Figures (周调度/月通报/季点评/年考核):\n"
      "  --period P              an ISO week 2026-W48, month 2026-11, quarter 2026-Q4, year 2026\n"
      "  --by KIND               department (default), township or grid\n"
