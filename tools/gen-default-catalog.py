@@ -2,13 +2,14 @@
 """Generate deploy/catalog/default.json, the default whistle catalog.
 
 The default district is shaped like the seed article's 安庆市迎江区: 3 乡 and
-6 街道, 33 社区, 384 网格 (each 1 网格长 + 3 网格员), 33 吹哨报到 matters
-split over 快捷哨 / 应急哨 / 攻坚哨, and 54 社区事务准入 items.
+6 街道, 33 社区, 384 网格 (each 1 网格长 + 3 网格员 and about 300 households, 一格一账本),
+33 吹哨报到 matters split over 快捷哨 / 应急哨 / 攻坚哨, and 54 社区事务准入 items.
 
 Unit names are the real 迎江区 divisions. Community names, the number of grids
 per community and all person names are illustrative (plausible, not real
-data). Person names are drawn from fixed lists by a fixed LCG, so the output
-is byte-for-byte reproducible. Python 3 standard library only.
+data), and so are the households per grid (240..360). Person names are drawn
+from fixed lists by a fixed LCG, households by a second one (so adding them left
+every name as it was): the output is byte-for-byte reproducible. Python 3 standard library only.
 
 Usage: /usr/bin/python3 tools/gen-default-catalog.py [OUTPUT]
        (default OUTPUT: deploy/catalog/default.json next to this tools/ dir)
@@ -171,6 +172,28 @@ COMMUNITY_AFFAIRS = [
     "慈善捐赠组织",
 ]
 
+# 驻区单位: units stationed in the district, members of streets' 大工委 and communities' 大党委
+# (illustrative); each joins the 大工委 of the street or township given and the 大党委 of
+# two of its communities. (code, name, unit code)
+STATIONED = [
+    ("gdgs-xz", "国网迎江供电公司新洲供电所", "xinzhou"),
+    ("yh-cf", "建设银行长风支行", "changfeng"),
+    ("xx-lsq", "龙狮桥中心学校", "longshiqiao"),
+    ("yy-ycl", "市第一人民医院", "yichenglu"),
+    ("gs-ycl", "市自来水公司", "yichenglu"),
+    ("yh-xhl", "工商银行新河路支行", "xinhelu"),
+    ("yz-xhl", "新河路邮政支局", "xinhelu"),
+    ("dx-hzl", "电信迎江分公司", "huazhonglu"),
+    ("zx-hzl", "市第二中学", "huazhonglu"),
+    ("rq-rml", "港华燃气公司", "renminlu"),
+    ("sc-rml", "人民路商场", "renminlu"),
+    ("gd-xsl", "国网安庆供电公司", "xiaosulu"),
+    ("yh-xsl", "农业银行孝肃路支行", "xiaosulu"),
+    ("gk-bj", "安庆港务集团", "binjiang"),
+    ("wy-bj", "滨江物业服务公司", "binjiang"),
+]
+VOLUNTEERS_PER_COMMUNITY = 3  # 党员志愿者, codes <community>-v1..
+
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹"
     "彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢汪方江储檀查葛"
@@ -199,6 +222,7 @@ def person_name(rng):
 
 def build():
     rng = Lcg(20221116)
+    households = Lcg(300)  # its own sequence: the names above do not move
     used_names = set()  # keep every name distinct across the whole district
 
     def fresh_name():
@@ -220,9 +244,28 @@ def build():
                 grids.append({
                     "code": "g%03d" % grid_no,
                     "community": ccode,
+                    "households": 240 + households.below(121),
                     "leader": fresh_name(),
                     "workers": [fresh_name(), fresh_name(), fresh_name()],
                 })
+
+    # after every grid name, from its own sequence: the names above do not move
+    vrng = Lcg(1800)
+    volunteers = []
+    for comm in communities:
+        for k in range(1, VOLUNTEERS_PER_COMMUNITY + 1):
+            while True:
+                name = person_name(vrng)
+                if name not in used_names:
+                    used_names.add(name)
+                    break
+            volunteers.append({"code": "%s-v%d" % (comm["code"], k), "name": name,
+                               "community": comm["code"]})
+    stationed = []
+    for code, name, unit in STATIONED:
+        mine = [c["code"] for c in communities if c["unit"] == unit]
+        stationed.append({"code": code, "name": name, "streets": [unit],
+                          "communities": mine[:2]})
 
     return {
         "version": 1,
@@ -243,6 +286,8 @@ def build():
         "community_affairs": [
             {"code": "a%02d" % i, "name": n} for i, n in enumerate(COMMUNITY_AFFAIRS, 1)
         ],
+        "stationed": stationed,
+        "volunteers": volunteers,
     }
 
 
@@ -258,7 +303,13 @@ def check(cat):
     assert len(cat["grids"]) == 384
     assert len(cat["matters"]) == 33
     assert len(cat["community_affairs"]) == 54
-    for key in ("units", "communities", "grids", "departments", "matters", "community_affairs"):
+    assert len(cat["volunteers"]) == VOLUNTEERS_PER_COMMUNITY * len(cat["communities"])
+    assert {u["code"] for u in units} == {s["streets"][0] for s in cat["stationed"]}
+    assignees = [x["code"] for k in ("departments", "communities", "stationed", "volunteers")
+                 for x in cat[k]]
+    assert len(assignees) == len(set(assignees)), "a code names one assignee"
+    for key in ("units", "communities", "grids", "departments", "matters", "community_affairs",
+                "stationed", "volunteers"):
         codes = [x["code"] for x in cat[key]]
         assert len(codes) == len(set(codes)), key
         assert all(CODE_RE.match(c) for c in codes), key
@@ -272,6 +323,7 @@ def check(cat):
     for g in cat["grids"]:
         names = [g["leader"]] + g["workers"]
         assert len(g["workers"]) == 3 and len(set(names)) == 4, g
+        assert 240 <= g["households"] <= 360, g
     assert set(cat["district_coordinators"]) <= dept_codes
     for m in cat["matters"]:
         assert m["whistle"] in cat["whistles"], m

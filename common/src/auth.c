@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static const char *const s_kinds[] = {"none", "department", "township", "integrator", "service",
-                                      "operator"};
+static const char *const s_kinds[] = {"none",     "department", "township", "integrator",
+                                      "service",  "operator",   "station",  "volunteer"};
 
 int wh_kind_parse(const char *s)
 {

@@ -114,6 +114,11 @@ static int s_load_whistles(struct s_ctx *c, struct wh_catalog *cat, json_t *root
     if (!json_is_integer(vw) || json_integer_value(vw) <= 0)
         return s_fail(c, "verification_window_ms: a positive integer is required");
     cat->verification_window_ms = json_integer_value(vw);
+    json_t *rv = json_object_get(root, "review_ms");
+    if (rv && (!json_is_integer(rv) || json_integer_value(rv) <= 0))
+        return s_fail(c, "review_ms: a positive integer is required (or leave it out)");
+    cat->review_ms = rv ? json_integer_value(rv)
+                        : cat->whistles[WHISTLE__V1__WHISTLE__QUICK].checkin_ms;
     return 0;
 }
 
@@ -175,6 +180,13 @@ static int s_load_grids(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
             return -1;
         if (!(g->community = FIND(cat->communities, cat->n_communities, comm)))
             return s_fail(c, "%s.community: unknown community '%s'", path, comm);
+        g->households = -1;
+        json_t *hh = json_object_get(o, "households");
+        if (hh && (!json_is_integer(hh) || json_integer_value(hh) < 0 ||
+                   json_integer_value(hh) > WH_GRID_MAX_HOUSEHOLDS))
+            return s_fail(c, "%s.households: an integer 0..%d is required (or leave it out)",
+                          path, WH_GRID_MAX_HOUSEHOLDS);
+        if (hh) g->households = json_integer_value(hh);
         g->leader = json_string_value(json_object_get(o, "leader"));
         json_t *w = json_object_get(o, "workers");
         for (size_t k = 0; k < 3 && k < json_array_size(w); k++)
@@ -236,7 +248,20 @@ static int s_load_matters(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
                                  "\"community\"", path);
             m->lead_community = strcmp(l, "community") == 0;
         }
+        json_t *review = json_object_get(o, "review");
+        if (review && !json_is_boolean(review))
+            return s_fail(c, "%s.review: true or false is required", path);
+        m->review = review && json_is_true(review);
+        json_t *order = json_object_get(o, "order");
+        if (order && !json_is_boolean(order))
+            return s_fail(c, "%s.order: true or false is required (or leave it out)", path);
+        m->order = order && json_is_true(order);
         json_t *ds = json_object_get(o, "departments");
+        if (m->order && (!ds || (json_is_array(ds) && json_array_size(ds) == 0))) continue;
+        if (m->order)
+            return s_fail(c, "%s.departments: a resident's order (\"order\": true) has none: "
+                             "its community dispatches it to a stationed unit or a volunteer",
+                          path);
         if (!json_is_array(ds) || json_array_size(ds) == 0)
             return s_fail(c, "%s.departments: a non-empty array is required", path);
         if (json_array_size(ds) > WH_MATTER_MAX_DEPTS)
@@ -271,6 +296,92 @@ static int s_load_affairs(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
     }
     return s_sort_unique(c, "community_affairs", cat->affairs, cat->n_affairs,
                          sizeof *cat->affairs);
+}
+
+/* Optional "stationed": units stationed in the district, each a member of streets' 大工委
+ * ("streets": unit codes) and communities' 大党委 ("communities"), at least one of them. */
+static int s_load_stations(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
+{
+    json_t *a = json_object_get(root, "stationed");
+    if (a && !json_is_array(a)) return s_fail(c, "stationed: an array is required");
+    cat->n_stations = json_array_size(a);
+    cat->stations = calloc(cat->n_stations + 1, sizeof *cat->stations);
+    for (size_t i = 0; i < cat->n_stations; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "stationed[%zu]", i);
+        json_t *o = json_array_get(a, i);
+        struct wh_station *st = &cat->stations[i];
+        if (!(st->code = s_str(c, o, path, "code", 1)) ||
+            !(st->name = s_str(c, o, path, "name", 0)))
+            return -1;
+        json_t *su = json_object_get(o, "streets"), *co = json_object_get(o, "communities");
+        if ((su && !json_is_array(su)) || (co && !json_is_array(co)))
+            return s_fail(c, "%s: streets and communities are arrays of codes", path);
+        if (json_array_size(su) > WH_STATION_MAX_MEMBERSHIPS ||
+            json_array_size(co) > WH_STATION_MAX_MEMBERSHIPS)
+            return s_fail(c, "%s: at most %d streets and %d communities", path,
+                          WH_STATION_MAX_MEMBERSHIPS, WH_STATION_MAX_MEMBERSHIPS);
+        if (json_array_size(su) + json_array_size(co) == 0)
+            return s_fail(c, "%s: a member of at least one street's 大工委 (streets) or "
+                             "community's 大党委 (communities)", path);
+        for (size_t k = 0; k < json_array_size(su); k++) {
+            const char *code = json_string_value(json_array_get(su, k));
+            const struct wh_unit *u = FIND(cat->units, cat->n_units, code);
+            if (!u)
+                return s_fail(c, "%s.streets[%zu]: unknown unit '%s'", path, k,
+                              code ? code : "(not a string)");
+            st->streets[st->n_streets++] = u;
+        }
+        for (size_t k = 0; k < json_array_size(co); k++) {
+            const char *code = json_string_value(json_array_get(co, k));
+            const struct wh_community *m = FIND(cat->communities, cat->n_communities, code);
+            if (!m)
+                return s_fail(c, "%s.communities[%zu]: unknown community '%s'", path, k,
+                              code ? code : "(not a string)");
+            st->communities[st->n_communities++] = m;
+        }
+    }
+    return s_sort_unique(c, "stationed", cat->stations, cat->n_stations, sizeof *cat->stations);
+}
+
+/* Optional "volunteers": party-member volunteers, each of one community. */
+static int s_load_volunteers(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
+{
+    json_t *a = json_object_get(root, "volunteers");
+    if (a && !json_is_array(a)) return s_fail(c, "volunteers: an array is required");
+    cat->n_volunteers = json_array_size(a);
+    cat->volunteers = calloc(cat->n_volunteers + 1, sizeof *cat->volunteers);
+    for (size_t i = 0; i < cat->n_volunteers; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "volunteers[%zu]", i);
+        json_t *o = json_array_get(a, i);
+        struct wh_volunteer *v = &cat->volunteers[i];
+        const char *comm;
+        if (!(v->code = s_str(c, o, path, "code", 1)) ||
+            !(v->name = s_str(c, o, path, "name", 0)) ||
+            !(comm = s_str(c, o, path, "community", 1)))
+            return -1;
+        if (!(v->community = FIND(cat->communities, cat->n_communities, comm)))
+            return s_fail(c, "%s.community: unknown community '%s'", path, comm);
+    }
+    if (s_sort_unique(c, "volunteers", cat->volunteers, cat->n_volunteers,
+                      sizeof *cat->volunteers))
+        return -1;
+    /* one code names one assignee: a case's assignments are found by code */
+    for (size_t i = 0; i < cat->n_volunteers; i++) {
+        const char *code = cat->volunteers[i].code;
+        if (FIND(cat->stations, cat->n_stations, code) ||
+            FIND(cat->departments, cat->n_departments, code) ||
+            FIND(cat->communities, cat->n_communities, code))
+            return s_fail(c, "volunteers: code '%s' is also a department's, a community's or "
+                             "a stationed unit's", code);
+    }
+    for (size_t i = 0; i < cat->n_stations; i++)
+        if (FIND(cat->departments, cat->n_departments, cat->stations[i].code) ||
+            FIND(cat->communities, cat->n_communities, cat->stations[i].code))
+            return s_fail(c, "stationed: code '%s' is also a department's or a community's",
+                          cat->stations[i].code);
+    return 0;
 }
 
 static int s_load_escalation(struct s_ctx *c, struct wh_catalog *cat, json_t *root)
@@ -342,7 +453,8 @@ struct wh_catalog *wh_catalog_load(const char *path, char *err, size_t errlen)
         s_load_whistles(&c, cat, root) || s_load_units(&c, cat, root) ||
         s_load_communities(&c, cat, root) || s_load_grids(&c, cat, root) ||
         s_load_departments(&c, cat, root) || s_load_matters(&c, cat, root) ||
-        s_load_affairs(&c, cat, root) || s_load_escalation(&c, cat, root))
+        s_load_affairs(&c, cat, root) || s_load_stations(&c, cat, root) ||
+        s_load_volunteers(&c, cat, root) || s_load_escalation(&c, cat, root))
         goto fail;
     return cat;
 fail:
@@ -368,6 +480,8 @@ void wh_catalog_destroy(struct wh_catalog **self_p)
     free(cat->departments);
     free(cat->matters);
     free(cat->affairs);
+    free(cat->stations);
+    free(cat->volunteers);
     json_decref(cat->json);
     free(cat);
     *self_p = NULL;
@@ -396,4 +510,22 @@ const struct wh_matter *wh_catalog_matter(const struct wh_catalog *c, const char
 const struct wh_affair *wh_catalog_affair(const struct wh_catalog *c, const char *code)
 {
     return FIND(c->affairs, c->n_affairs, code);
+}
+const struct wh_station *wh_catalog_station(const struct wh_catalog *c, const char *code)
+{
+    return FIND(c->stations, c->n_stations, code);
+}
+const struct wh_volunteer *wh_catalog_volunteer(const struct wh_catalog *c, const char *code)
+{
+    return FIND(c->volunteers, c->n_volunteers, code);
+}
+
+int wh_catalog_station_serves(const struct wh_station *s, const struct wh_community *community)
+{
+    if (!s || !community) return 0;
+    for (size_t i = 0; i < s->n_communities; i++)
+        if (s->communities[i] == community) return 1;
+    for (size_t i = 0; i < s->n_streets; i++)
+        if (s->streets[i] == community->unit) return 1;
+    return 0;
 }

@@ -49,8 +49,9 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
 }
 
 /* Keys on: which topics a department, township or integrator may read. A department its own
- * dept/<code>/; a township, street or community its unit/<code>/ and the grid/<g>/ of its
- * grids. district/, all/ and case/ are for services and operators (checked before this). */
+ * dept/<code>/; a township, street or community its unit/<code>/, community/<code>/ and the
+ * grid/<g>/ of its grids; a stationed unit its station/<code>/, a volunteer its
+ * volunteer/<code>/. district/, all/ and case/ are for services and operators (checked before this). */
 static int s_may_read(void *arg, const struct wh_identity *who, const char *topic)
 {
     notification_t *self = arg;
@@ -59,8 +60,16 @@ static int s_may_read(void *arg, const struct wh_identity *who, const char *topi
     case WH_KIND_DEPARTMENT:
         snprintf(want, sizeof want, "dept/%s/", who->code);
         return strcmp(topic, want) == 0;
+    case WH_KIND_STATION:
+        snprintf(want, sizeof want, "station/%s/", who->code);
+        return strcmp(topic, want) == 0;
+    case WH_KIND_VOLUNTEER:
+        snprintf(want, sizeof want, "volunteer/%s/", who->code);
+        return strcmp(topic, want) == 0;
     case WH_KIND_TOWNSHIP: {
         snprintf(want, sizeof want, "unit/%s/", who->code);
+        if (strcmp(topic, want) == 0) return 1;
+        snprintf(want, sizeof want, "community/%s/", who->code);
         if (strcmp(topic, want) == 0) return 1;
         size_t tl = strlen(topic);
         if (strncmp(topic, "grid/", 5) != 0 || tl < 7 || tl > 70 || topic[tl - 1] != '/')

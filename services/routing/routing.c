@@ -1,7 +1,9 @@
 /* routing.c: the routing service. Follows intake's log and decides each report through the
  * rulebook (case.dispatched / case.refused); follows tracking's log to keep a snapshot of each
  * open case; keeps each case's pending deadline in LMDB and fires it from one libuv timer set
- * for the nearest, climbing the ladder (case.escalated); serves manual escalation.
+ * for the nearest, climbing the ladder (case.escalated); serves manual escalation and the
+ * lead's review (乡街吹哨: a matter reviewed first waits in REVIEW until its lead blows the
+ * whistle, hands the case to its community or rejects it: review_step).
  *
  * Tables: "cases"      case id -> RoutingCase (snapshot, ladder level, pending deadline)
  *         "deadlines"  be64(due_ms) case id -> ""   (ordered by due time)
@@ -12,6 +14,7 @@
 #include "whistle/deadline.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +126,251 @@ static void s_note_escalation(Whistle__V1__RoutingCase *r, const struct routing_
     if (step->resolve_deadline_ms) r->case_->resolve_deadline_ms = step->resolve_deadline_ms;
 }
 
+/* ---- 乡街吹哨: the lead's review ------------------------------------------------------------- */
+
+/* The matter is reviewed first: the case waits in REVIEW for its lead, watched by the ladder
+ * from its review deadline. */
+static int s_open_review(routing_t *self, MDB_txn *txn, const Whistle__V1__Envelope *in,
+                         const struct routing_decision *d)
+{
+    const Whistle__V1__CaseReported *cr = in->case_reported;
+    char *depts[WH_MATTER_MAX_DEPTS];
+    for (size_t i = 0; i < d->n_departments; i++) depts[i] = (char *)d->departments[i]->code;
+    Whistle__V1__ReviewStep rs = WHISTLE__V1__REVIEW_STEP__INIT;
+    rs.case_id = cr->case_id;
+    rs.actor = "routing";
+    rs.report = cr->report;
+    rs.lead_unit = (char *)d->lead_code;
+    rs.community = (char *)d->community->code;
+    rs.whistle = d->whistle;
+    rs.departments = depts;
+    rs.n_departments = d->n_departments;
+    rs.review_deadline_ms = d->review_deadline_ms;
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.correlation_id = cr->case_id;
+    env.occurred_at_ms = in->occurred_at_ms;
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_REVIEW_STEP;
+    env.review_step = &rs;
+    wh_log_debug("%s: review by %s", cr->case_id, d->lead_code);
+    int rc = wh_service_append(self->svc, txn, NULL, &env, NULL);
+    if (rc) return rc;
+    Whistle__V1__Case c = WHISTLE__V1__CASE__INIT;
+    c.id = cr->case_id;
+    c.report = cr->report;
+    c.state = WHISTLE__V1__CASE_STATE__REVIEW;
+    c.lead_unit = rs.lead_unit;
+    c.community = rs.community;
+    c.review_deadline_ms = d->review_deadline_ms;
+    Whistle__V1__RoutingCase r = WHISTLE__V1__ROUTING_CASE__INIT;
+    r.case_ = &c;
+    return s_store(self, txn, &r, ROUTING_DUE_REVIEW, d->review_deadline_ms);
+}
+
+/* Answers `peer` with EFIELD etc. and returns 0 (a decision about this request). */
+static int s_refuse(routing_t *self, const struct wh_peer *peer, int code, const char *field,
+                    int state, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int s_refuse(routing_t *self, const struct wh_peer *peer, int code, const char *field,
+                    int state, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    wh_service_error(self->svc, peer, code, field, msg, state);
+    return 0;
+}
+
+/* Checks what a Blow asks, before any case is read: every refusal names its field. */
+static int s_blow_check(routing_t *self, const struct wh_peer *peer, const Whistle__V1__Blow *b)
+{
+    struct wh_field_error fe;
+    if (wh_check_string(&fe, "blow.case_id", b->case_id, 64, 1) ||
+        wh_check_string(&fe, "blow.actor", b->actor, WH_MAX_CODE, 1) ||
+        wh_check_string(&fe, "blow.reject", b->reject, 32, 0) ||
+        wh_check_string(&fe, "blow.duplicate_of", b->duplicate_of, 64, 0) ||
+        wh_check_string(&fe, "blow.reason", b->reason, WH_MAX_SHORT, 0))
+        return s_refuse(self, peer, fe.code, fe.field, 0, "%s", fe.message), 1;
+    const struct wh_identity *who = &peer->who;
+    if (who->kind != WH_KIND_NONE && !wh_identity_trusted(who) &&
+        (who->kind != WH_KIND_TOWNSHIP || strcmp(who->code, b->actor) != 0))
+        return s_refuse(self, peer, WH_EFORBIDDEN, "blow.actor", 0,
+                        "this key is %s '%s'; it may not act as '%s'", wh_kind_name(who->kind),
+                        who->code, b->actor), 1;
+    int reject = b->reject && b->reject[0];
+    int dup = reject && strcmp(b->reject, "duplicate") == 0;
+    if (reject && !dup && strcmp(b->reject, "not-a-matter") != 0)
+        return s_refuse(self, peer, WH_EFIELD, "blow.reject", 0,
+                        "blow.reject must be duplicate or not-a-matter, not '%s'", b->reject), 1;
+    if (reject && (b->to_community || b->whistle || b->n_departments))
+        return s_refuse(self, peer, WH_EFIELD, b->to_community ? "blow.to_community"
+                                               : b->whistle    ? "blow.whistle"
+                                                               : "blow.departments",
+                        0, "a rejected case blows no whistle and goes to nobody"), 1;
+    if (dup != (b->duplicate_of && b->duplicate_of[0]))
+        return s_refuse(self, peer, WH_EFIELD, "blow.duplicate_of", 0,
+                        dup ? "a duplicate names the case it repeats in blow.duplicate_of"
+                            : "blow.duplicate_of goes with reject duplicate only"), 1;
+    if (dup && strcmp(b->duplicate_of, b->case_id) == 0)
+        return s_refuse(self, peer, WH_EFIELD, "blow.duplicate_of", 0,
+                        "case %s cannot be a duplicate of itself", b->case_id), 1;
+    if (reject && (!b->reason || !b->reason[0]))
+        return s_refuse(self, peer, WH_EFIELD, "blow.reason", 0,
+                        "a rejection needs its reason in blow.reason: the reporter reads it"), 1;
+    if (b->to_community && b->n_departments)
+        return s_refuse(self, peer, WH_EFIELD, "blow.departments", 0,
+                        "a case handed to its community takes no department"), 1;
+    if (b->whistle && (b->whistle < WHISTLE__V1__WHISTLE__QUICK ||
+                       b->whistle > WHISTLE__V1__WHISTLE__TOUGH))
+        return s_refuse(self, peer, WH_EFIELD, "blow.whistle", 0,
+                        "blow.whistle must be QUICK, EMERGENCY or TOUGH"), 1;
+    if (b->n_departments > WH_MATTER_MAX_DEPTS)
+        return s_refuse(self, peer, WH_EFIELD, "blow.departments", 0,
+                        "at most %d departments, got %zu", WH_MATTER_MAX_DEPTS,
+                        b->n_departments), 1;
+    for (size_t i = 0; i < b->n_departments; i++) {
+        if (!wh_catalog_department(self->cat, b->departments[i]))
+            return s_refuse(self, peer, WH_EFIELD, "blow.departments", 0,
+                            "unknown department '%.*s'",
+                            (int)wh_utf8_prefix(b->departments[i], WH_MAX_CODE),
+                            b->departments[i]), 1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(b->departments[i], b->departments[j]) == 0)
+                return s_refuse(self, peer, WH_EFIELD, "blow.departments", 0,
+                                "department '%s' named twice", b->departments[i]), 1;
+    }
+    return 0;
+}
+
+/* The lead decides a case in REVIEW: blows the whistle (BLOW), hands the case to its
+ * community (HAND_OVER) or rejects it (REJECT); logged as review_step, which tracking
+ * applies. Defaults come from the rulebook: the matter's whistle (or the one the ladder
+ * raised during the review) and departments. */
+static int s_blow(routing_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                  const Whistle__V1__Blow *b)
+{
+    if (s_blow_check(self, peer, b)) return 0;
+    Whistle__V1__RoutingCase *r = NULL;
+    int rc = s_load(self, txn, b->case_id, &r);
+    if (rc == WH_ENOTFOUND)
+        return s_refuse(self, peer, WH_ENOTFOUND, "blow.case_id", 0,
+                        "unknown case '%s' (or refused by routing)", b->case_id);
+    if (rc) return rc;
+    Whistle__V1__Case *c = r->case_;
+    int state = c->state;
+    int reject = b->reject && b->reject[0];
+    int action = reject             ? WHISTLE__V1__ACTION__REJECT
+                 : b->to_community ? WHISTLE__V1__ACTION__HAND_OVER
+                                   : WHISTLE__V1__ACTION__BLOW;
+    struct routing_decision d;
+    int64_t now = wh_now_ms();
+    routing_rules_route(self->cat, c->report, now, &d);
+    Whistle__V1__RoutingCase *other = NULL;
+    if (strcmp(b->actor, c->lead_unit) != 0) {
+        s_refuse(self, peer, WH_EFORBIDDEN, "blow.actor", state,
+                 "only the lead unit '%s' may blow the whistle on %s", c->lead_unit, c->id);
+        goto out;
+    }
+    if (state != WHISTLE__V1__CASE_STATE__REVIEW) {
+        s_refuse(self, peer, WH_ESTATE, "blow.case_id", state,
+                 "case %s is %s; blow needs REVIEW (the whistle is blown once)", c->id,
+                 wh_state_name(state));
+        goto out;
+    }
+    if (reject && b->duplicate_of[0]) {
+        rc = s_load(self, txn, b->duplicate_of, &other);
+        if (rc == WH_ENOTFOUND) {
+            rc = 0;
+            s_refuse(self, peer, WH_ENOTFOUND, "blow.duplicate_of", state,
+                     "unknown case '%s' (or refused): a duplicate repeats a case routing knows",
+                     b->duplicate_of);
+            goto out;
+        }
+        if (rc) goto out;
+    }
+    if (action == WHISTLE__V1__ACTION__BLOW && !b->n_departments && d.refused) {
+        s_refuse(self, peer, WH_EFIELD, "blow.departments", state,
+                 "the matter of case %s is no longer in the catalog: name the departments",
+                 c->id);
+        goto out;
+    }
+    /* what is blown */
+    char *depts[WH_MATTER_MAX_DEPTS];
+    size_t n = 0;
+    if (action == WHISTLE__V1__ACTION__BLOW) {
+        if (b->n_departments)
+            for (size_t i = 0; i < b->n_departments; i++) depts[n++] = b->departments[i];
+        else
+            for (size_t i = 0; i < d.n_departments; i++)
+                depts[n++] = (char *)d.departments[i]->code;
+    }
+    int whistle = b->whistle ? (int)b->whistle
+                  : c->whistle ? (int)c->whistle
+                  : d.refused  ? WHISTLE__V1__WHISTLE__QUICK
+                               : d.whistle;
+    const char *community = c->community && c->community[0] ? c->community
+                            : d.community                   ? d.community->code
+                                                            : "";
+    Whistle__V1__ReviewStep rs = WHISTLE__V1__REVIEW_STEP__INIT;
+    rs.case_id = c->id;
+    rs.action = action;
+    rs.actor = b->actor;
+    rs.lead_unit = c->lead_unit;
+    rs.community = (char *)community;
+    rs.reject = b->reject;
+    rs.duplicate_of = b->duplicate_of;
+    rs.reason = b->reason;
+    if (!reject) {
+        rs.whistle = whistle;
+        rs.departments = depts;
+        rs.n_departments = n;
+        rs.checkin_deadline_ms = now + self->cat->whistles[whistle].checkin_ms;
+        rs.resolve_deadline_ms = now + self->cat->whistles[whistle].resolve_ms;
+    }
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.correlation_id = c->id;
+    env.occurred_at_ms = now;
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_REVIEW_STEP;
+    env.review_step = &rs;
+    if ((rc = wh_service_append(self->svc, txn, NULL, &env, NULL))) goto out;
+    wh_log_info("%s: %s by %s%s%s", c->id, wh_action_name(action), b->actor,
+                reject ? ": " : "", reject ? b->reject : "");
+    /* the snapshot routing watches until tracking's update arrives */
+    Whistle__V1__Case nc = *c;
+    Whistle__V1__Assignment as[WH_MATTER_MAX_DEPTS], *asp[WH_MATTER_MAX_DEPTS];
+    size_t na = action == WHISTLE__V1__ACTION__HAND_OVER ? 1 : n;
+    for (size_t i = 0; i < na; i++) {
+        whistle__v1__assignment__init(&as[i]);
+        as[i].department = action == WHISTLE__V1__ACTION__HAND_OVER ? rs.community : depts[i];
+        as[i].state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+        as[i].assigned_at_ms = now;
+        as[i].checkin_deadline_ms = rs.checkin_deadline_ms;
+        asp[i] = &as[i];
+    }
+    nc.assignments = asp;
+    nc.n_assignments = reject ? 0 : na;
+    nc.state = reject ? WHISTLE__V1__CASE_STATE__REFUSED : WHISTLE__V1__CASE_STATE__DISPATCHED;
+    nc.whistle = rs.whistle;
+    nc.checkin_deadline_ms = rs.checkin_deadline_ms;
+    nc.resolve_deadline_ms = rs.resolve_deadline_ms;
+    nc.review_deadline_ms = 0;
+    r->case_ = &nc;
+    rc = s_store(self, txn, r, reject ? 0 : ROUTING_DUE_CHECKIN, rs.checkin_deadline_ms);
+    r->case_ = c;
+    if (rc == 0) {
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        Whistle__V1__BlowReply br = WHISTLE__V1__BLOW_REPLY__INIT;
+        br.step = &rs;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_BLOW;
+        reply.blow = &br;
+        wh_service_reply(self->svc, peer, &reply);
+    }
+out:
+    if (other) whistle__v1__routing_case__free_unpacked(other, NULL);
+    whistle__v1__routing_case__free_unpacked(r, NULL);
+    return rc;
+}
+
 /* ---- intake: dispatch ------------------------------------------------------------------------ */
 
 static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__Envelope *in)
@@ -147,8 +395,16 @@ static int s_apply_reported(routing_t *self, MDB_txn *txn, const Whistle__V1__En
         wh_log_info("%s: refused: %s", cr->case_id, d.reason);
         return wh_service_append(self->svc, txn, NULL, &env, NULL);
     }
+    if (d.review) return s_open_review(self, txn, in, &d);
     cd.case_id = cr->case_id;
     cd.report = cr->report;
+    Whistle__V1__Report order_report;
+    if (d.order && !cr->report->order) {
+        /* the matter makes it an order: the case says so, whatever the reporter set */
+        order_report = *cr->report;
+        order_report.order = 1;
+        cd.report = &order_report;
+    }
     cd.whistle = d.whistle;
     cd.lead_unit = (char *)d.lead_code;
     cd.community = (char *)d.community->code;
@@ -222,10 +478,13 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
     if (state == WHISTLE__V1__CASE_STATE__CLOSED || state == WHISTLE__V1__CASE_STATE__REFUSED) {
         due = 0;
     } else if (state == WHISTLE__V1__CASE_STATE__REOPENED && action == WHISTLE__V1__ACTION__VERIFY) {
-        /* every department is back on it: a new check-in period starts */
+        /* every department is back on it: a new check-in period starts, from the fresh
+         * deadlines tracking gave each assignment (the case's is the earliest) */
         kind = ROUTING_DUE_CHECKIN;
-        due = at + self->cat->whistles[whistle].checkin_ms;
-    } else if (action == WHISTLE__V1__ACTION__ASSIGN && kind == ROUTING_DUE_RESOLVE) {
+        due = u->case_->checkin_deadline_ms > at ? u->case_->checkin_deadline_ms
+                                                 : at + self->cat->whistles[whistle].checkin_ms;
+    } else if ((action == WHISTLE__V1__ACTION__ASSIGN || action == WHISTLE__V1__ACTION__ORDER) &&
+               kind == ROUTING_DUE_RESOLVE) {
         kind = ROUTING_DUE_CHECKIN; /* a department was added: it must report for duty */
         due = at + self->cat->whistles[whistle].checkin_ms;
     } else if (state == WHISTLE__V1__CASE_STATE__RESOLVED) {
@@ -348,19 +607,28 @@ static int s_escalate(routing_t *self, MDB_txn *txn, const struct wh_peer *peer,
     } else if (state != WHISTLE__V1__CASE_STATE__DISPATCHED &&
                state != WHISTLE__V1__CASE_STATE__IN_PROGRESS &&
                state != WHISTLE__V1__CASE_STATE__REOPENED) {
-        snprintf(msg, sizeof msg, "case %s is %s; only an open case can be escalated", c->id,
-                 wh_state_name(state));
+        snprintf(msg, sizeof msg, "case %s is %s; only an open case can be escalated%s", c->id,
+                 wh_state_name(state),
+                 state == WHISTLE__V1__CASE_STATE__REVIEW
+                     ? " (in REVIEW its lead blows the whistle: whistlectl blow)"
+                     : "");
         wh_service_error(svc, peer, WH_ESTATE, "escalate.case_id", msg, state);
     } else if ((int)c->whistle == to) {
         snprintf(msg, sizeof msg, "case %s is already on the %s whistle", c->id,
                  wh_whistle_name(to));
+        wh_service_error(svc, peer, WH_ESTATE, "escalate.to_whistle", msg, state);
+    } else if (to < (int)c->whistle) {
+        /* an escalation climbs: it never lowers a whistle */
+        snprintf(msg, sizeof msg,
+                 "case %s is on the %s whistle; an escalation never lowers it to %s", c->id,
+                 wh_whistle_name(c->whistle), wh_whistle_name(to));
         wh_service_error(svc, peer, WH_ESTATE, "escalate.to_whistle", msg, state);
     } else {
         struct routing_step step;
         memset(&step, 0, sizeof step);
         step.escalate = 1;
         step.step = "manual";
-        step.level = r->level;
+        step.level = r->level + 1; /* a step of the ladder, as the ones deadlines climb */
         /* a long reason loses whole characters: a cut one would be stored for ever */
         wh_snprintf_utf8(step.reason, sizeof step.reason, "%s raised the whistle to %s%s%s",
                          e->actor, wh_whistle_name(to), e->reason && e->reason[0] ? ": " : "",
@@ -397,8 +665,9 @@ static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct
 {
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_ESCALATE)
         return s_escalate(arg, txn, peer, req->escalate);
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_BLOW) return s_blow(arg, txn, peer, req->blow);
     wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
-                     "routing serves Escalate, Replay and Ping", 0);
+                     "routing serves Escalate, Blow, Replay and Ping", 0);
     return 0;
 }
 

@@ -21,10 +21,15 @@ struct routing_decision {
     const char *lead_code;              /* who leads (the "1"): that unit, or the community
                                            for a matter the catalog gives to communities */
     const struct wh_community *community;
+    int order;                          /* 1: a resident's order (群众点单), led by the
+                                           community, no departments */
     const struct wh_department *departments[WH_MATTER_MAX_DEPTS]; /* the "N" */
     size_t n_departments;
     int64_t checkin_deadline_ms;
     int64_t resolve_deadline_ms;
+    int review;                         /* 1: the matter is reviewed first: the case waits in
+                                           REVIEW for its lead to blow the whistle (乡街吹哨) */
+    int64_t review_deadline_ms;         /* when review: the lead decides by then */
 };
 
 /* Decides for `report` received at `at_ms`. Pure: same catalog and inputs, same decision
@@ -34,7 +39,7 @@ int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report 
 
 /* ---- ladder.c: escalation --------------------------------------------------------------- */
 
-enum { ROUTING_DUE_CHECKIN = 1, ROUTING_DUE_RESOLVE = 2 };
+enum { ROUTING_DUE_CHECKIN = 1, ROUTING_DUE_RESOLVE = 2, ROUTING_DUE_REVIEW = 3 };
 
 /* One decision of the ladder. */
 struct routing_step {

@@ -1,6 +1,8 @@
 /* rules.c: the rulebook as a pure function of the catalog: matter -> whistle and departments
  * (an operator's explicit whistle overrides the matter's), grid -> community -> lead unit,
- * whistle -> deadlines, and the community admission list (社区事务准入) for tasks handed down. */
+ * whistle -> deadlines, and the community admission list (社区事务准入) for tasks handed down.
+ * A resident's order (群众点单: the report's flag, or a matter the catalog marks "order") is
+ * led by the grid's community with no department: the community dispatches it itself. */
 #include "routing.h"
 #include <stdio.h>
 #include <string.h>
@@ -62,11 +64,18 @@ int routing_rules_route(const struct wh_catalog *cat, const Whistle__V1__Report 
                        : matter->whistle;
     out->community = grid->community;
     out->lead = grid->community->unit;
-    out->lead_code = matter->lead_community ? grid->community->code : out->lead->code;
-    for (size_t i = 0; i < matter->n_departments; i++)
+    /* a resident's order (群众点单): the community leads and dispatches it (社区派单) to a
+     * stationed unit or a volunteer; no department is blown */
+    out->order = report->order || matter->order;
+    out->lead_code = matter->lead_community || out->order ? grid->community->code
+                                                          : out->lead->code;
+    for (size_t i = 0; i < matter->n_departments && !out->order; i++)
         out->departments[out->n_departments++] = matter->departments[i];
     const struct wh_whistle_rule *rule = &cat->whistles[out->whistle];
     out->checkin_deadline_ms = at_ms + rule->checkin_ms;
     out->resolve_deadline_ms = at_ms + rule->resolve_ms;
+    /* 乡街吹哨: the lead reviews first; an order is the community's own (no whistle blown) */
+    out->review = matter->review && !out->order;
+    if (out->review) out->review_deadline_ms = at_ms + cat->review_ms;
     return 0;
 }

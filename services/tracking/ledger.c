@@ -47,6 +47,7 @@ static int s_index(wh_store_t *st, MDB_txn *txn, const char *table, const char *
 int64_t tracking_ledger_due(const Whistle__V1__Case *c)
 {
     int st = c->state;
+    if (st == WHISTLE__V1__CASE_STATE__REVIEW) return c->review_deadline_ms;
     if (st != WHISTLE__V1__CASE_STATE__DISPATCHED && st != WHISTLE__V1__CASE_STATE__IN_PROGRESS &&
         st != WHISTLE__V1__CASE_STATE__REOPENED)
         return 0;

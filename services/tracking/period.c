@@ -5,9 +5,11 @@
  * a Thursday, or on a Wednesday in a leap year), "2026-11" a month, "2026-Q4" a quarter and
  * "2026" a year. Boundaries are local midnights, through mktime, so the district's TZ decides
  * them and a DST change inside the period makes it an hour shorter or longer, as it should.
- * The calendar arithmetic (weekdays, week counts) is done on civil dates, independent of TZ. */
+ * The calendar arithmetic (weekdays, week counts) is done on civil dates, independent of TZ.
+ * Also for the bulletins: a period's kind, the period before it, and the ISO weeks it holds. */
 #include "tracking.h"
 #include "whistle/error.h"
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -108,4 +110,68 @@ int tracking_period_parse(const char *spec, int64_t *from_ms, int64_t *to_ms)
     *from_ms = from;
     *to_ms = to;
     return 0;
+}
+
+const char *tracking_period_kind(const char *spec)
+{
+    int64_t from, to;
+    if (tracking_period_parse(spec, &from, &to)) return NULL;
+    size_t len = strlen(spec);
+    if (len == 4) return "year";
+    if (spec[5] == 'Q') return "quarter";
+    if (spec[5] == 'W') return "week";
+    return "month";
+}
+
+int tracking_period_previous(const char *spec, char *out, size_t len)
+{
+    const char *kind = tracking_period_kind(spec);
+    if (!kind) return WH_EFIELD;
+    int y = s_digits(spec, 4), n = 0;
+    char buf[32];
+    if (strcmp(kind, "year") == 0) {
+        snprintf(buf, sizeof buf, "%04d", y - 1);
+    } else if (strcmp(kind, "quarter") == 0) {
+        n = s_digits(spec + 6, 1);
+        snprintf(buf, sizeof buf, "%04d-Q%d", n > 1 ? y : y - 1, n > 1 ? n - 1 : 4);
+    } else if (strcmp(kind, "week") == 0) {
+        n = s_digits(spec + 6, 2);
+        snprintf(buf, sizeof buf, "%04d-W%02d", n > 1 ? y : y - 1,
+                 n > 1 ? n - 1 : s_weeks_in_year(y - 1));
+    } else {
+        n = s_digits(spec + 5, 2);
+        snprintf(buf, sizeof buf, "%04d-%02d", n > 1 ? y : y - 1, n > 1 ? n - 1 : 12);
+    }
+    int64_t from, to;
+    if (tracking_period_parse(buf, &from, &to) || strlen(buf) >= len) return WH_EFIELD;
+    memcpy(out, buf, strlen(buf) + 1);
+    return 0;
+}
+
+size_t tracking_period_weeks(const char *spec, int64_t until_ms, char (*weeks)[9], size_t max)
+{
+    int64_t from, to;
+    const char *kind = tracking_period_kind(spec);
+    if (!kind || tracking_period_parse(spec, &from, &to)) return 0;
+    if (strcmp(kind, "week") == 0) {
+        if (from > until_ms || max == 0) return 0;
+        snprintf(weeks[0], 9, "%s", spec);
+        return 1;
+    }
+    size_t n = 0;
+    int y = s_digits(spec, 4);
+    for (int wy = y - 1; wy <= y + 1 && n < max; wy++) {
+        if (wy < S_YEAR_MIN || wy > S_YEAR_MAX) continue;
+        for (int w = 1; w <= s_weeks_in_year(wy) && n < max; w++) {
+            char ws[32];
+            int64_t wf, wt;
+            snprintf(ws, sizeof ws, "%04d-W%02d", wy, w);
+            if (tracking_period_parse(ws, &wf, &wt)) continue;
+            /* a week belongs to the period holding its Thursday (noon: clear of DST shifts) */
+            int64_t thursday = wf + INT64_C(3) * 86400000 + 43200000;
+            if (thursday < from || thursday >= to || wf > until_ms) continue;
+            memcpy(weeks[n++], ws, 9);
+        }
+    }
+    return n;
 }

@@ -1,8 +1,8 @@
 /* rebuild.c: rebuilds tracking's data from notification's all/ topic, which holds every event
  * tracking ever logged, in order, each with its origin event id ("tracking/42"). Each event
  * carries the case as it was after the change and its history line, so replaying them in order
- * restores the ledger, the indexes, the visit hours, tracking's own log (same sequences, so
- * every downstream cursor stays valid) and the cursor on routing. Runs before the service
+ * restores the ledger, the indexes, the visit hours and notes, tracking's own log (same
+ * sequences, so every downstream cursor stays valid) and the cursor on routing. Runs before the service
  * starts, on an empty data folder only, and only when no downstream has applied more of
  * tracking's log than all/ holds: those entries exist nowhere else, and a rebuilt tracking
  * would give their sequences to other events (routing would stop, see follower.c). */
@@ -19,7 +19,7 @@
 #include <string.h>
 
 static int s_apply(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Envelope *e,
-                   uint64_t *routing_seq)
+                   uint64_t origin, uint64_t *routing_seq)
 {
     int rc = 0;
     if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED && e->case_updated->case_) {
@@ -37,6 +37,7 @@ static int s_apply(wh_store_t *st, MDB_txn *txn, const Whistle__V1__Envelope *e,
     } else if (e->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_VISIT_LOGGED) {
         const Whistle__V1__VisitLogged *v = e->visit_logged;
         rc = tracking_visits_add(st, txn, v->week, v->grid, v->staff, v->minutes, NULL);
+        if (rc == 0) rc = tracking_visits_record(st, txn, v, origin); /* with its note */
     }
     return rc;
 }
@@ -158,7 +159,7 @@ int tracking_rebuild(const struct wh_options *o)
                 rc = WH_EGONE;
                 break;
             }
-            rc = s_apply(st, txn, e, &routing_seq);
+            rc = s_apply(st, txn, e, origin, &routing_seq);
             if (rc == 0) {
                 /* the same entry, at the same sequence, in tracking's own log */
                 char idbuf[96];

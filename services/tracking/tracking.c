@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_STATES 8 /* CaseState values */
+#define S_STATES 9 /* CaseState values */
 
 struct tracking {
     wh_service_t *svc;
@@ -76,6 +76,37 @@ static void s_verify_window(tracking_t *self, Whistle__V1__Case *c, int64_t now)
     }
 }
 
+/* Every assignment has its own check-in deadline, from the moment it was (re)assigned (the
+ * machine clears it then): set here from the case's whistle. The case's check-in deadline is
+ * the earliest of those still NOTIFIED; a reopened case also gets a fresh resolution deadline.
+ * A line that (re)assigns says the deadline it set (entry->checkin_deadline_ms). */
+static void s_deadlines(tracking_t *self, Whistle__V1__Case *c, Whistle__V1__HistoryEntry *e)
+{
+    int w = c->whistle >= WHISTLE__V1__WHISTLE__QUICK && c->whistle <= WHISTLE__V1__WHISTLE__TOUGH
+                ? (int)c->whistle
+                : WHISTLE__V1__WHISTLE__QUICK;
+    const struct wh_whistle_rule *rule = &self->cat->whistles[w];
+    int64_t first = 0, mine = 0;
+    for (size_t i = 0; i < c->n_assignments; i++) {
+        Whistle__V1__Assignment *as = c->assignments[i];
+        if (as->state != WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED) continue;
+        if (!as->checkin_deadline_ms)
+            as->checkin_deadline_ms = (as->assigned_at_ms ? as->assigned_at_ms : e->at_ms) +
+                                      rule->checkin_ms;
+        if (!first || as->checkin_deadline_ms < first) first = as->checkin_deadline_ms;
+        if (e->department && strcmp(e->department, as->department) == 0)
+            mine = as->checkin_deadline_ms;
+    }
+    if (first) c->checkin_deadline_ms = first;
+    int reopened = e->action == WHISTLE__V1__ACTION__VERIFY &&
+                   c->state == WHISTLE__V1__CASE_STATE__REOPENED;
+    if (reopened) c->resolve_deadline_ms = e->at_ms + rule->resolve_ms;
+    if (e->action == WHISTLE__V1__ACTION__ASSIGN) e->checkin_deadline_ms = mine;
+    else if (reopened || e->action == WHISTLE__V1__ACTION__DISPATCH ||
+             e->action == WHISTLE__V1__ACTION__BLOW || e->action == WHISTLE__V1__ACTION__HAND_OVER)
+        e->checkin_deadline_ms = first;
+}
+
 /* Records a change of `c` (the ledger, its indexes, its history line) and logs case.updated. */
 static int s_change(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
                     const struct tracking_before *before, Whistle__V1__HistoryEntry *entry,
@@ -83,6 +114,7 @@ static int s_change(tracking_t *self, MDB_txn *txn, Whistle__V1__Case *c,
 {
     wh_store_t *st = wh_service_store(self->svc);
     s_verify_window(self, c, entry->at_ms);
+    s_deadlines(self, c, entry);
     int rc = tracking_ledger_put(st, txn, c, before);
     if (rc == 0) rc = tracking_ledger_history_add(st, txn, c->id, c->version, entry);
     if (rc) return rc;
@@ -142,13 +174,34 @@ static int s_open_case(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
             as[i].department = cd->departments[i];
             as[i].state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
             as[i].assigned_at_ms = env->occurred_at_ms;
+            as[i].checkin_deadline_ms = cd->checkin_deadline_ms;
             asp[i] = &as[i];
+        }
+        if (cd->report && cd->report->task && cd->community && cd->community[0] &&
+            n < WH_MATTER_MAX_DEPTS) {
+            /* 社区事务准入: an admitted task is the community's to do; it checks in on it and
+             * completes it like a department */
+            whistle__v1__assignment__init(&as[n]);
+            as[n].department = cd->community;
+            as[n].kind = "community";
+            as[n].state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
+            as[n].assigned_at_ms = env->occurred_at_ms;
+            as[n].checkin_deadline_ms = cd->checkin_deadline_ms;
+            asp[n] = &as[n];
+            n++;
         }
         c.assignments = asp;
         c.n_assignments = n;
         entry.action = WHISTLE__V1__ACTION__DISPATCH;
-        snprintf(note, sizeof note, "%s, lead %s, %zu department(s)",
-                 wh_whistle_name(cd->whistle), cd->lead_unit, n);
+        if (cd->report && cd->report->task)
+            snprintf(note, sizeof note, "%s, lead %s, task handed to community %s",
+                     wh_whistle_name(cd->whistle), cd->lead_unit, cd->community);
+        else if (cd->report && cd->report->order)
+            snprintf(note, sizeof note, "%s, order led by community %s (群众点单)",
+                     wh_whistle_name(cd->whistle), cd->lead_unit);
+        else
+            snprintf(note, sizeof note, "%s, lead %s, %zu department(s)",
+                     wh_whistle_name(cd->whistle), cd->lead_unit, n);
     } else {
         c.report = cf->report;
         c.state = WHISTLE__V1__CASE_STATE__REFUSED;
@@ -187,6 +240,10 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     }
     if (ce->to_whistle) c->whistle = ce->to_whistle;
     if (ce->checkin_deadline_ms) c->checkin_deadline_ms = ce->checkin_deadline_ms;
+    /* a raise gives every department still to check in the new whistle's deadline */
+    for (size_t i = 0; ce->checkin_deadline_ms && i < c->n_assignments; i++)
+        if (c->assignments[i]->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED)
+            c->assignments[i]->checkin_deadline_ms = ce->checkin_deadline_ms;
     if (ce->resolve_deadline_ms) c->resolve_deadline_ms = ce->resolve_deadline_ms;
     c->escalation_level = ce->level;
     /* 事不完、人不撤 caps a case's departments: a coordinator that does not fit is a decision
@@ -217,6 +274,7 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     entry.at_ms = env->occurred_at_ms;
     entry.action = WHISTLE__V1__ACTION__ESCALATE;
     entry.actor = ce->actor;
+    entry.checkin_deadline_ms = ce->checkin_deadline_ms;
     entry.from_state = from;
     entry.to_state = c->state;
     entry.note = note;
@@ -229,10 +287,93 @@ static int s_escalated(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelo
     return rc;
 }
 
+/* 乡街吹哨: routing opened a review (the case waits in REVIEW for its lead), or the lead
+ * decided it (BLOW, HAND_OVER, REJECT: tracking_machine_review). */
+static int s_review(tracking_t *self, MDB_txn *txn, const Whistle__V1__Envelope *env)
+{
+    wh_store_t *st = wh_service_store(self->svc);
+    const Whistle__V1__ReviewStep *rs = env->review_step;
+    Whistle__V1__Case *c = NULL;
+    char note[600];
+    int rc = tracking_ledger_get(st, txn, rs->case_id, &c);
+    if (rc && rc != WH_ENOTFOUND) return rc;
+    Whistle__V1__HistoryEntry entry = WHISTLE__V1__HISTORY_ENTRY__INIT;
+    struct tracking_before before;
+    if (rs->action == WHISTLE__V1__ACTION__ACTION_UNSPECIFIED) {
+        if (c) {
+            whistle__v1__case__free_unpacked(c, NULL);
+            wh_log_warn("%s: already open; %s ignored", rs->case_id, env->event_id);
+            return 0;
+        }
+        Whistle__V1__Case nc = WHISTLE__V1__CASE__INIT;
+        nc.id = rs->case_id;
+        nc.report = rs->report;
+        nc.state = WHISTLE__V1__CASE_STATE__REVIEW;
+        nc.lead_unit = rs->lead_unit;
+        nc.community = rs->community;
+        nc.created_at_ms = nc.updated_at_ms = env->occurred_at_ms;
+        nc.version = 1;
+        nc.review_deadline_ms = rs->review_deadline_ms;
+        entry.at_ms = env->occurred_at_ms;
+        entry.action = WHISTLE__V1__ACTION__DISPATCH;
+        entry.actor = "routing";
+        entry.from_state = WHISTLE__V1__CASE_STATE__REPORTED;
+        entry.to_state = nc.state;
+        snprintf(note, sizeof note,
+                 "review: lead %s blows the whistle (the matter's: %s, %zu department(s)), hands "
+                 "it to its community or rejects it",
+                 rs->lead_unit, wh_whistle_name(rs->whistle), rs->n_departments);
+        entry.note = note;
+        tracking_ledger_before(NULL, &before);
+        return s_change(self, txn, &nc, &before, &entry, env->seq);
+    }
+    if (!c) {
+        wh_log_warn("%s: review step %s for an unknown case ignored", rs->case_id, env->event_id);
+        return 0;
+    }
+    tracking_ledger_before(c, &before);
+    struct wh_field_error fe;
+    rc = tracking_machine_review(c, rs, env->occurred_at_ms, &entry, &fe);
+    if (rc == WH_ENOMEM) goto out;
+    if (rc) {
+        /* decided on routing's older snapshot: a decision about this entry, not a failure */
+        wh_log_warn("%s: %s %s ignored: %s", c->id, wh_action_name(rs->action), env->event_id,
+                    fe.message);
+        rc = 0;
+        goto out;
+    }
+    const char *r = rs->reason && rs->reason[0] ? rs->reason : "";
+    if (rs->action == WHISTLE__V1__ACTION__BLOW)
+        wh_snprintf_utf8(note, sizeof note, "%s, lead %s, %zu department(s), blown by %s%s%s",
+                         wh_whistle_name(rs->whistle), c->lead_unit, rs->n_departments,
+                         rs->actor, r[0] ? ": " : "", r);
+    else if (rs->action == WHISTLE__V1__ACTION__HAND_OVER)
+        wh_snprintf_utf8(note, sizeof note, "%s, lead %s, handed to community %s%s%s",
+                         wh_whistle_name(rs->whistle), c->lead_unit, rs->community,
+                         r[0] ? ": " : "", r);
+    else if (rs->duplicate_of && rs->duplicate_of[0])
+        wh_snprintf_utf8(note, sizeof note, "rejected by %s: a duplicate of case %s: %s",
+                         rs->actor, rs->duplicate_of, r);
+    else
+        wh_snprintf_utf8(note, sizeof note, "rejected by %s: not a matter for the system: %s",
+                         rs->actor, r);
+    entry.note = note;
+    rc = s_change(self, txn, c, &before, &entry, env->seq);
+    if (rc == 0)
+        wh_log_info("%s: %s by %s: REVIEW -> %s", c->id, wh_action_name(rs->action), rs->actor,
+                    wh_state_name(c->state));
+out:
+    whistle__v1__case__free_unpacked(c, NULL);
+    return rc;
+}
+
 static int s_apply_routing(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const Whistle__V1__Envelope *env)
 {
     (void)svc;
+    if (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_REVIEW_STEP &&
+        env->review_step->case_id)
+        return s_review(arg, txn, env);
     if (env->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_ESCALATED &&
         env->case_escalated->case_id)
         return s_escalated(arg, txn, env);
@@ -252,6 +393,37 @@ static int s_grid_staff(tracking_t *self, const Whistle__V1__Case *c, const char
     if (g->leader && strcmp(g->leader, actor) == 0) return 1;
     for (int i = 0; i < 3; i++)
         if (g->workers[i] && strcmp(g->workers[i], actor) == 0) return 1;
+    return 0;
+}
+
+/* ORDER: the one the community dispatches to is in the catalog and serves it: a volunteer of
+ * that community, or a stationed unit on its 大党委 or its street's 大工委. 0 or WH_EFIELD. */
+static int s_order_check(tracking_t *self, const Whistle__V1__Case *c,
+                         const Whistle__V1__CaseAction *a, struct wh_field_error *fe)
+{
+    const char *kind = a->kind ? a->kind : "", *code = a->department ? a->department : "";
+    if (!kind[0] || !code[0]) return 0; /* the machine names what is missing */
+    const struct wh_community *cm = wh_catalog_community(self->cat, c->community);
+    if (strcmp(kind, "station") == 0) {
+        const struct wh_station *s = wh_catalog_station(self->cat, code);
+        if (!s)
+            return wh_field_error_set(fe, WH_EFIELD, "case_action.department",
+                                      "unknown stationed unit '%s'", code);
+        if (!wh_catalog_station_serves(s, cm))
+            return wh_field_error_set(fe, WH_EFIELD, "case_action.department",
+                                      "stationed unit '%s' is on neither the 大党委 of community "
+                                      "'%s' nor the 大工委 of its street",
+                                      code, c->community);
+    } else if (strcmp(kind, "volunteer") == 0) {
+        const struct wh_volunteer *v = wh_catalog_volunteer(self->cat, code);
+        if (!v)
+            return wh_field_error_set(fe, WH_EFIELD, "case_action.department",
+                                      "unknown volunteer '%s'", code);
+        if (v->community != cm)
+            return wh_field_error_set(fe, WH_EFIELD, "case_action.department",
+                                      "volunteer '%s' is of community '%s', not '%s'", code,
+                                      v->community->code, c->community);
+    }
     return 0;
 }
 
@@ -306,6 +478,7 @@ static int s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     if (wh_check_string(&fe, "case_action.case_id", a->case_id, 64, 1) ||
         wh_check_string(&fe, "case_action.actor", a->actor, WH_MAX_SHORT, 0) ||
         wh_check_string(&fe, "case_action.department", a->department, WH_MAX_CODE, 0) ||
+        wh_check_string(&fe, "case_action.kind", a->kind, WH_MAX_CODE, 0) ||
         wh_check_string(&fe, "case_action.note", a->note, WH_MAX_DESCRIPTION, 0)) {
         wh_service_error(svc, peer, fe.code, fe.field, fe.message, 0);
         return 0;
@@ -328,7 +501,15 @@ static int s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     struct tracking_before before;
     tracking_ledger_before(c, &before);
     Whistle__V1__HistoryEntry entry;
-    rc = tracking_machine_act_as(c, a, s_grid_staff(self, c, a->actor), wh_now_ms(), &entry, &fe);
+    Whistle__V1__CaseAction act = *a;
+    const char *own_kind = tracking_act_kind(&peer->who);
+    if (own_kind && a->action != WHISTLE__V1__ACTION__ORDER)
+        act.kind = (char *)own_kind; /* keys on: its own assignment, of its own kind */
+    if (a->action == WHISTLE__V1__ACTION__ORDER && s_order_check(self, c, a, &fe))
+        rc = fe.code;
+    else
+        rc = tracking_machine_act_as(c, &act, s_grid_staff(self, c, a->actor), wh_now_ms(),
+                                     &entry, &fe);
     if (rc) {
         wh_log_info("%s: %s refused: %s", c->id, wh_action_name(a->action), fe.message);
         wh_service_error(svc, peer, rc, fe.field, fe.message, c->state);
@@ -485,7 +666,10 @@ static int s_log_visit(tracking_t *self, MDB_txn *txn, const struct wh_peer *pee
     env.occurred_at_ms = wh_now_ms();
     env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_VISIT_LOGGED;
     env.visit_logged = &ev;
-    if ((rc = wh_service_append(svc, txn, NULL, &env, NULL))) return rc;
+    uint64_t seq = 0;
+    if ((rc = wh_service_append(svc, txn, NULL, &env, &seq)) ||
+        (rc = tracking_visits_record(wh_service_store(svc), txn, &ev, seq)))
+        return rc;
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     Whistle__V1__LogVisitReply lr = WHISTLE__V1__LOG_VISIT_REPLY__INIT;
     lr.week_minutes = total;
@@ -530,19 +714,71 @@ static int s_figures(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
         return 0;
     }
-    int rc = tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, &fr, &fe);
+    int rc = tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, wh_now_ms(),
+                                      &fr, &fe);
     if (wh_error_is_storage(rc)) return rc;
     if (rc) {
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
         return 0;
     }
-    tracking_figures_keep(&fr, &peer->who, self->cat);
+    tracking_figures_keep(&fr, &peer->who, self->cat, q->unit);
     Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
     reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
     reply.figures = &fr;
     wh_service_reply(self->svc, peer, &reply);
     tracking_figures_free(&fr);
     return 0;
+}
+
+/* The bulletin of a period: everything of it read in this batch's txn (see bulletin.c). */
+static int s_bulletin(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                      const Whistle__V1__Bulletin *q)
+{
+    Whistle__V1__BulletinReply br;
+    struct wh_field_error fe;
+    if (tracking_may_read_bulletin(&peer->who, q, &fe)) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
+    int rc = tracking_bulletin_compute(wh_service_store(self->svc), txn, self->cat, q,
+                                       wh_now_ms(), &br, &fe);
+    if (wh_error_is_storage(rc)) return rc;
+    if (rc) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    reply.body_case = WHISTLE__V1__REPLY__BODY_BULLETIN;
+    reply.bulletin = &br;
+    wh_service_reply(self->svc, peer, &reply);
+    tracking_bulletin_free(&br);
+    return 0;
+}
+
+/* 一格一账本: a grid's book for a period, read in this batch's txn (see book.c). */
+static int s_book(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
+                  const Whistle__V1__GridLedger *q)
+{
+    Whistle__V1__LedgerReply lr;
+    struct wh_field_error fe;
+    if (tracking_may_read_book(&peer->who, self->cat, q, &fe)) {
+        wh_log_warn("grid ledger refused: %s", fe.message);
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        return 0;
+    }
+    int rc = tracking_book_compute(wh_service_store(self->svc), txn, self->cat, q, wh_now_ms(),
+                                   &lr, &fe);
+    if (rc && !wh_error_is_storage(rc)) {
+        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_GRID_LEDGER;
+        reply.grid_ledger = &lr;
+        wh_service_reply(self->svc, peer, &reply);
+    }
+    tracking_book_free(&lr);
+    return rc;
 }
 
 static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
@@ -556,10 +792,12 @@ static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct
     case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: return s_log_visit(self, txn, peer, req->log_visit);
     case WHISTLE__V1__REQUEST__BODY_VISITS: return s_visits(self, txn, peer, req->visits);
     case WHISTLE__V1__REQUEST__BODY_FIGURES: return s_figures(self, txn, peer, req->figures);
+    case WHISTLE__V1__REQUEST__BODY_GRID_LEDGER: return s_book(self, txn, peer, req->grid_ledger);
+    case WHISTLE__V1__REQUEST__BODY_BULLETIN: return s_bulletin(self, txn, peer, req->bulletin);
     default:
         wh_service_error(svc, peer, WH_EUNSUPPORTED, "request.body",
                          "tracking serves CaseAction, GetCase, ListCases, LogVisit, Visits, "
-                         "Figures, Replay and Ping", 0);
+                         "Figures, Bulletin, GridLedger, Replay and Ping", 0);
         return 0;
     }
 }

@@ -1,6 +1,9 @@
 /* visits.c: the grid ledger's visit records (一格一账本). Grid leaders and workers log the
  * hours they spend visiting their grid; the weekly report flags anyone under 5 hours.
- * Table "visits": ISO week NUL grid NUL staff -> be32 minutes that week. */
+ * Table "visits": ISO week NUL grid NUL staff -> be32 minutes that week.
+ * Table "visit_log": grid NUL YYYY-MM-DD NUL be64(tracking log seq) -> VisitLogged: each visit
+ * with its note (民情), for the grid's book (book.c); kept since the book came (visits logged
+ * before it are in the weekly sums only, and in it again after a rebuild). */
 #include "tracking.h"
 #include "whistle/error.h"
 #include <stdio.h>
@@ -65,6 +68,60 @@ int tracking_visits_add(wh_store_t *st, MDB_txn *txn, const char *week, const ch
     uint8_t out[4] = {(uint8_t)(sum >> 24), (uint8_t)(sum >> 16), (uint8_t)(sum >> 8), (uint8_t)sum};
     if (total) *total = sum;
     return wh_store_put(st, txn, dbi, key, klen, out, 4);
+}
+
+/* grid NUL date NUL be64(seq); the date's prefix alone (seq ignored) when `with_seq` is 0 */
+static size_t s_log_key(uint8_t *key, const char *grid, const char *date, uint64_t seq,
+                        int with_seq)
+{
+    int n = snprintf((char *)key, VISIT_KEYMAX - 8, "%s%c%s%c", grid, 0, date, 0);
+    size_t len = n > 0 && n < VISIT_KEYMAX - 8 ? (size_t)n : VISIT_KEYMAX - 9;
+    if (!with_seq) return len;
+    wh_be64_put(key + len, seq);
+    return len + 8;
+}
+
+int tracking_visits_record(wh_store_t *st, MDB_txn *txn, const Whistle__V1__VisitLogged *v,
+                           uint64_t seq)
+{
+    uint8_t key[VISIT_KEYMAX];
+    size_t len;
+    uint8_t *buf = wh_pack(&v->base, &len);
+    if (!buf) return WH_ENOMEM;
+    int rc = wh_store_put(st, txn, wh_store_dbi(st, "visit_log"), key,
+                          s_log_key(key, v->grid, v->date, seq, 1), buf, len);
+    free(buf);
+    return rc;
+}
+
+int tracking_visits_each(wh_store_t *st, MDB_txn *txn, const char *grid, const char *from_date,
+                         const char *to_date, tracking_visit_fn fn, void *arg)
+{
+    uint8_t key[VISIT_KEYMAX], prefix[VISIT_KEYMAX];
+    size_t klen = s_log_key(key, grid, from_date, 0, 0);
+    size_t plen = s_log_key(prefix, grid, "", 0, 0) - 1; /* grid NUL */
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, wh_store_dbi(st, "visit_log"), &cur);
+    if (rc) return WH_ESTORE;
+    MDB_val k = {klen, key}, v;
+    int out = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && out == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0) break;
+        const char *date = (const char *)k.mv_data + plen;
+        if (strncmp(date, to_date, strlen(to_date)) >= 0) break; /* [from, to) */
+        Whistle__V1__VisitLogged *vl = whistle__v1__visit_logged__unpack(NULL, v.mv_size,
+                                                                       v.mv_data);
+        if (!vl) {
+            out = WH_ESTORE;
+            break;
+        }
+        out = fn(arg, vl);
+        whistle__v1__visit_logged__free_unpacked(vl, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (out) return out;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : WH_ESTORE;
 }
 
 int tracking_visits_check(const struct wh_catalog *cat, const Whistle__V1__LogVisit *v,

@@ -38,6 +38,9 @@ START_TEST(test_default_catalog)
         ck_assert_ptr_eq(wh_catalog_community(c, g->community->code), g->community);
         ck_assert_ptr_nonnull(g->community->unit);
         ck_assert_ptr_eq(wh_catalog_unit(c, g->community->unit->code), g->community->unit);
+        /* 一格一账本: every grid of the default district says its households, about 300 */
+        ck_assert_int_ge(g->households, 240);
+        ck_assert_int_le(g->households, 360);
     }
     for (size_t i = 0; i < c->n_matters; i++) {
         const struct wh_matter *m = &c->matters[i];
@@ -75,6 +78,8 @@ START_TEST(test_lookups)
     ck_assert_ptr_eq(g5->community, s2);
     ck_assert_str_eq(g5->leader, "林七");
     ck_assert_str_eq(g5->workers[2], "郑十");
+    ck_assert_int_eq(g5->households, 331);
+    ck_assert_int_eq(wh_catalog_grid(c, "g1")->households, 312);
     ck_assert_str_eq(wh_catalog_department(c, "cgj")->name, "城管监察");
     const struct wh_matter *m4 = wh_catalog_matter(c, "m4");
     ck_assert_ptr_nonnull(m4);
@@ -158,6 +163,26 @@ static void s_unit_no_name(json_t *root)
 {
     json_object_del(s_at(root, "units", 1), "name");
 }
+static void s_households_negative(json_t *root)
+{
+    json_object_set_new(s_at(root, "grids", 2), "households", json_integer(-1));
+}
+static void s_households_string(json_t *root)
+{
+    json_object_set_new(s_at(root, "grids", 5), "households", json_string("300"));
+}
+static void s_households_real(json_t *root)
+{
+    json_object_set_new(s_at(root, "grids", 0), "households", json_real(300.5));
+}
+static void s_households_huge(json_t *root)
+{
+    json_object_set_new(s_at(root, "grids", 1), "households", json_integer(100001));
+}
+static void s_households_null(json_t *root)
+{
+    json_object_set_new(s_at(root, "grids", 3), "households", json_null());
+}
 
 static const struct {
     const char *label;
@@ -176,6 +201,11 @@ static const struct {
     {"unknown community of a grid", s_grid_community, {"grids[4].community", "south-09"}},
     {"unknown coordinator", s_coordinator, {"district_coordinators[0]", "boss"}},
     {"unit without a name", s_unit_no_name, {"units[1].name"}},
+    {"negative households", s_households_negative, {"grids[2].households", "0..100000"}},
+    {"households as a string", s_households_string, {"grids[5].households", "integer"}},
+    {"households not whole", s_households_real, {"grids[0].households", "integer"}},
+    {"households too many", s_households_huge, {"grids[1].households", "0..100000"}},
+    {"households null", s_households_null, {"grids[3].households"}},
 };
 
 START_TEST(test_broken_table)
@@ -202,6 +232,30 @@ START_TEST(test_broken_table)
             ck_assert_msg(strstr(err, s_broken[_i].want[k]) != NULL, "%s: '%s' not in: %s",
                           s_broken[_i].label, s_broken[_i].want[k], err);
     }
+    wh_catalog_destroy(&c);
+    wh_test_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* households may be left out (-1: not said) or 0; a grid's book then prints none */
+START_TEST(test_households)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(SMALL_CATALOG, 0, &jerr);
+    ck_assert_msg(root != NULL, "%s", jerr.text);
+    json_object_del(s_at(root, "grids", 4), "households");
+    json_object_set_new(s_at(root, "grids", 3), "households", json_integer(0));
+    char *dir = wh_test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/catalog.json", dir);
+    ck_assert_int_eq(json_dump_file(root, path, JSON_INDENT(2)), 0);
+    json_decref(root);
+    char err[512] = "";
+    struct wh_catalog *c = wh_catalog_load(path, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(wh_catalog_grid(c, "g5")->households, -1);
+    ck_assert_int_eq(wh_catalog_grid(c, "g4")->households, 0);
+    ck_assert_int_eq(wh_catalog_grid(c, "g6")->households, 274);
     wh_catalog_destroy(&c);
     wh_test_rmdir(dir);
     free(dir);
@@ -257,6 +311,7 @@ static Suite *s_suite(void)
     tcase_add_loop_test(tc, test_broken_table, 0, (int)(sizeof s_broken / sizeof s_broken[0]));
     tcase_add_loop_test(tc, test_syntax_error, 0, (int)(sizeof s_syntax / sizeof s_syntax[0]));
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_households);
     suite_add_tcase(s, tc);
     return s;
 }

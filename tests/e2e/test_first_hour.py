@@ -61,7 +61,8 @@ def main():
         line = one_line(ctl("resolve", "C00000001", "--dept", "cg", "--as", "south", rc=2))
         assert "unknown option '--dept'" in line, line  # resolve is the lead's, by --as
         line = one_line(ctl("catalog", "list", rc=2))
-        assert "units, communities, grids, matters, departments or affairs" in line, line
+        assert "units, communities, grids, matters, departments, affairs, stationed or " \
+            "volunteers" in line, line
 
         # ---- 3. bounds said before anything is sent -----------------------------------------
         line = one_line(ctl("show", "1", rc=2))

@@ -66,7 +66,8 @@ def main():
         want = FIRST + 1
         with open(out_path) as f:
             for line in f:
-                stream, seq, _, _, _, event_id = line.split()
+                # the first six words are fixed; who, which department and where follow
+                stream, seq, _, _, _, event_id = line.split()[:6]
                 assert stream == "all/" and int(seq) == want, \
                     "printed %s %s, want all/ %d" % (stream, seq, want)
                 assert event_id == "tracking/%d" % want, line

@@ -126,10 +126,17 @@ def main():
                 return ids
             after = rep.list_cases.next_after
 
-    def figures(who, by):
+    def figures(who, by, unit=""):
         req = pb.Request()
         req.figures.period = time.strftime("%Y")
         req.figures.by = by
+        req.figures.unit = unit
+        return k.call("tracking", req, who)
+
+    def bulletin(who, unit=""):
+        req = pb.Request()
+        req.bulletin.period = time.strftime("%Y-%m")
+        req.bulletin.unit = unit
         return k.call("tracking", req, who)
 
     def visits(who, grid=""):
@@ -250,9 +257,24 @@ def main():
         refused(figures("cg", "grid"), "figures.by")
         assert [r.key for r in figures("south", "township").figures.rows] == ["south"]
         assert [r.key for r in figures("north", "grid").figures.rows] == ["g1"]
-        refused(figures("north", "department"), "figures.by")
+        refused(figures("north", "department"), "figures.unit")
         refused(figures("app", "department"), "figures.by")
         assert len(figures("operator", "township").figures.rows) == 2
+        # 考核监督下放至乡街: a township reads every department over its own cases, only its own
+        rows = [r.key for r in figures("south", "department", "south").figures.rows]
+        assert "yjgl" in rows and "cg" in rows, rows
+        refused(figures("south", "department", "north"), "figures.unit")
+        refused(figures("north", "township", "south"), "figures.unit")
+        assert [r.key for r in figures("north", "township", "north").figures.rows] == ["north"]
+        # the bulletin: the district's office any, a township its own unit's
+        rep = bulletin("south", "south")
+        assert rep.WhichOneof("body") == "bulletin", rep
+        assert {x.key for x in rep.bulletin.departments.rows} >= {"yjgl", "cg"}, rep
+        refused(bulletin("south"), "bulletin.unit")
+        refused(bulletin("south", "north"), "bulletin.unit")
+        refused(bulletin("cg"), "bulletin")
+        refused(bulletin("app", "south"), "bulletin")
+        assert bulletin("operator").WhichOneof("body") == "bulletin"
 
         # ---- Visits -----------------------------------------------------------------------
         for grid, staff in (("g1", "王一"), ("g3", "吴九")):

@@ -21,7 +21,13 @@ def expected_topics(pb, e):
         out.append("unit/%s/" % c.lead_unit)
     if c.report.grid:
         out.append("grid/%s/" % c.report.grid)
-    out += ["dept/%s/" % a.department for a in c.assignments]
+    kinds = {"": "dept", "community": "community", "station": "station", "volunteer": "volunteer"}
+    out += ["%s/%s/" % (kinds[a.kind], a.department) for a in c.assignments]
+    if c.report.order and c.lead_unit:
+        out.append("community/%s/" % c.lead_unit)   # the community sees the orders it leads
+    issuer = c.report.task.issuer if c.report.HasField("task") else ""
+    if issuer and "dept/%s/" % issuer not in out:
+        out.append("dept/%s/" % issuer)             # the department that handed a task down
     if e.case_updated.entry.action == pb.ESCALATE:
         out.append("district/")
     return out
@@ -67,7 +73,7 @@ def main():
                 want[t].append(e)
         assert {"all/", "district/", "unit/north/", "unit/south/", "grid/g1/", "grid/g4/",
                 "dept/cg/", "dept/cgj/", "dept/scjg/", "dept/yjgl/", "dept/dcs/",
-                "case/%s/" % refused} <= set(want), sorted(want)
+                "dept/mz/", "case/%s/" % refused} <= set(want), sorted(want)
         for topic, entries in sorted(want.items()):
             got = c.replay_all("notification", topic)
             assert len(got) == len(entries), "%s: %d entries, want %d" % (

@@ -1,7 +1,8 @@
 /* check_authorize.c: with keys on, who may send which case action: a department only as
  * itself, a township only as itself and only the lead's actions, an integrator only VERIFY;
- * and who may read which case, list, figures row and grid visit: a department the cases it
- * is or was on, a township its unit's and its grids', an integrator what it submitted.
+ * and who may read which case, list, figures row, grid visit and grid book: a department the
+ * cases it is or was on, a township its unit's and its grids' (a grid's book: its community,
+ * township or street only), an integrator what it submitted.
  * Services, operators and keys off are not limited. Each refusal names the field. */
 #include "tracking.h"
 #include "whistle/error.h"
@@ -20,6 +21,10 @@
 #define RESOLVE WHISTLE__V1__ACTION__RESOLVE
 #define ASSIGN WHISTLE__V1__ACTION__ASSIGN
 #define VERIFY WHISTLE__V1__ACTION__VERIFY
+#define PROGRESS WHISTLE__V1__ACTION__PROGRESS
+#define ORDER WHISTLE__V1__ACTION__ORDER
+#define ACCEPT WHISTLE__V1__ACTION__ACCEPT
+#define DECLINE WHISTLE__V1__ACTION__DECLINE
 
 static const struct {
     int kind;
@@ -43,7 +48,26 @@ static const struct {
     {T, "north", ASSIGN, "north", "cg", ""},
     {T, "north", RESOLVE, "south", "", "case_action.actor"},
     {T, "north", RESOLVE, "", "", "case_action.actor"},
-    {T, "north", CHECKIN, "north", "cg", "case_action.action"},
+    /* a township-kind key checks in only as itself: a community on the task handed to it
+     * (the machine then checks the assignment is of kind community) */
+    {T, "north", CHECKIN, "north", "cg", "case_action.department"},
+    {T, "north-01", CHECKIN, "north-01", "north-01", ""},
+    {T, "north-01", COMPLETE, "", "north-01", ""},
+    {T, "north-01", ORDER, "north-01", "power", ""},
+    {T, "north-01", ORDER, "north", "power", "case_action.actor"},
+    {T, "north-01", ACCEPT, "north-01", "north-01", "case_action.action"},
+    {WH_KIND_STATION, "power", ACCEPT, "power", "power", ""},
+    {WH_KIND_STATION, "power", DECLINE, "", "power", ""},
+    {WH_KIND_STATION, "power", COMPLETE, "power", "power", ""},
+    {WH_KIND_STATION, "power", ACCEPT, "bank", "bank", "case_action.department"},
+    {WH_KIND_STATION, "power", ACCEPT, "bank", "power", "case_action.actor"},
+    {WH_KIND_STATION, "power", CHECKIN, "power", "power", "case_action.action"},
+    {WH_KIND_STATION, "power", ORDER, "power", "power", "case_action.action"},
+    {WH_KIND_VOLUNTEER, "pm-n1", DECLINE, "pm-n1", "pm-n1", ""},
+    {WH_KIND_VOLUNTEER, "pm-n1", PROGRESS, "pm-n1", "pm-n1", ""},
+    {WH_KIND_VOLUNTEER, "pm-n1", RESOLVE, "pm-n1", "", "case_action.action"},
+    {D, "cg", ACCEPT, "cg", "cg", "case_action.action"},
+    {D, "cg", ORDER, "cg", "cg", "case_action.action"},
     {T, "north", VERIFY, "r1", "", "case_action.action"},
     {I, "app", VERIFY, "r1", "", ""},
     {I, "app", CHECKIN, "cg", "cg", "case_action.action"},
@@ -246,10 +270,21 @@ static const struct {
     {D, "cg", "weekly", ""}, /* not a grouping: the figures answer EFIELD */
     {T, "north", "township", ""},
     {T, "north", "grid", ""},
-    {T, "north", "", "figures.by"},
-    {T, "north", "department", "figures.by"},
+    {T, "north", "", "figures.unit"},
+    {T, "north", "department", "figures.unit"}, /* by department: over its own unit only */
     {I, "app", "department", "figures.by"},
     {I, "app", "grid", "figures.by"},
+    /* by issuer: a department (or unit) its own row as the issuer of community tasks */
+    {D, "cg", "issuer", ""},
+    {T, "north", "issuer", ""},
+    {I, "app", "issuer", "figures.by"},
+    /* by assignee: a stationed unit or volunteer its own row; a township over its own unit */
+    {WH_KIND_STATION, "school", "assignee", ""},
+    {WH_KIND_VOLUNTEER, "pm-n1", "assignee", ""},
+    {WH_KIND_STATION, "school", "department", "figures.by"},
+    {D, "cg", "assignee", "figures.by"},
+    {T, "north", "assignee", "figures.unit"},
+    {WH_KIND_OPERATOR, "ops", "issuer", ""},
     {WH_KIND_OPERATOR, "ops", "township", ""},
     {WH_KIND_NONE, "", "grid", ""},
 };
@@ -290,6 +325,14 @@ static const struct {
     {T, "south", "grid", "g5", 1},
     {T, "north", "department", "north", 0},
     {I, "app", "department", "app", 0},
+    {D, "cg", "issuer", "cg", 1},
+    {D, "cg", "issuer", "mz", 0},
+    {T, "north", "issuer", "north", 1},
+    {WH_KIND_STATION, "school", "assignee", "school", 1},
+    {WH_KIND_STATION, "school", "assignee", "bank", 0},
+    {WH_KIND_VOLUNTEER, "pm-n1", "assignee", "pm-n1", 1},
+    {D, "cg", "assignee", "cg", 0},
+    {WH_KIND_OPERATOR, "ops", "issuer", "mz", 1},
     {WH_KIND_OPERATOR, "ops", "grid", "g3", 1},
     {WH_KIND_NONE, "", "department", "cgj", 1},
 };
@@ -335,6 +378,43 @@ START_TEST(who_may_read_visits)
     } else {
         ck_assert_msg(rc == WH_EFORBIDDEN, "row %d allowed", _i);
         ck_assert_str_eq(fe.field, s_visits[_i].field);
+    }
+}
+END_TEST
+
+/* A grid's book (GridLedger): its community, township or street, and the unlimited. */
+static const struct {
+    int kind;
+    const char *code, *grid;
+    const char *field; /* "" allowed */
+} s_books[] = {
+    {T, "north", "g1", ""},          /* g1's township */
+    {T, "north-01", "g2", ""},       /* g2's community */
+    {T, "south", "g5", ""},          /* g5's street */
+    {T, "south-02", "g5", ""},
+    {T, "north", "g3", "grid_ledger.grid"},
+    {T, "south-01", "g5", "grid_ledger.grid"}, /* another community of the same street */
+    {T, "north", "nosuch", ""},      /* the book says it is unknown (EFIELD, the hint) */
+    {D, "cg", "g1", "grid_ledger.grid"},
+    {I, "app", "g1", "grid_ledger.grid"},
+    {WH_KIND_OPERATOR, "ops", "g3", ""},
+    {WH_KIND_SERVICE, "gateway", "g3", ""},
+    {WH_KIND_NONE, "", "g3", ""},
+};
+
+START_TEST(who_may_read_a_book)
+{
+    Whistle__V1__GridLedger q = WHISTLE__V1__GRID_LEDGER__INIT;
+    q.grid = (char *)s_books[_i].grid;
+    struct wh_identity who = s_who(s_books[_i].kind, s_books[_i].code);
+    struct wh_field_error fe;
+    memset(&fe, 0, sizeof fe);
+    int rc = tracking_may_read_book(&who, s_cat, &q, &fe);
+    if (!s_books[_i].field[0]) {
+        ck_assert_msg(rc == 0, "row %d refused: %s", _i, fe.message);
+    } else {
+        ck_assert_msg(rc == WH_EFORBIDDEN, "row %d allowed", _i);
+        ck_assert_str_eq(fe.field, s_books[_i].field);
     }
 }
 END_TEST
@@ -387,11 +467,110 @@ START_TEST(figure_rows_kept)
     }
     fr.n_rows = 3;
     struct wh_identity cg = s_who(D, "cg");
-    tracking_figures_keep(&fr, &cg, s_cat);
+    tracking_figures_keep(&fr, &cg, s_cat, NULL);
     ck_assert_uint_eq(fr.n_rows, 1);
     ck_assert_str_eq(fr.rows[0]->key, "cg");
     ck_assert_uint_eq(fr.rows[0]->rank, 2);
     tracking_figures_free(&fr);
+}
+END_TEST
+
+/* A township asking by department over its own unit sees every department's row (考核监督下放至
+ * 乡街); a department still only its own. */
+START_TEST(figure_rows_kept_for_own_unit)
+{
+    static const char *const keys[] = {"cgj", "cg", "scjg"};
+    for (int who_i = 0; who_i < 2; who_i++) {
+        Whistle__V1__FiguresReply fr = WHISTLE__V1__FIGURES_REPLY__INIT;
+        fr.by = strdup("department");
+        fr.period = strdup("2026-W48");
+        fr.rows = calloc(3, sizeof *fr.rows);
+        for (size_t i = 0; i < 3; i++) {
+            fr.rows[i] = calloc(1, sizeof *fr.rows[i]);
+            whistle__v1__figure_row__init(fr.rows[i]);
+            fr.rows[i]->key = strdup(keys[i]);
+            fr.rows[i]->name = strdup(keys[i]);
+        }
+        fr.n_rows = 3;
+        struct wh_identity who = who_i == 0 ? s_who(T, "north") : s_who(D, "cg");
+        tracking_figures_keep(&fr, &who, s_cat, "north");
+        ck_assert_uint_eq(fr.n_rows, who_i == 0 ? 3 : 1);
+        tracking_figures_free(&fr);
+    }
+}
+END_TEST
+
+/* figures.unit with keys: a township names only its own unit. */
+static const struct {
+    int kind;
+    const char *code, *by, *unit;
+    const char *field; /* "" allowed */
+} s_figures_unit[] = {
+    {T, "north", "department", "north", ""},
+    {T, "north", "department", "south", "figures.unit"},
+    {T, "north", "township", "north", ""},
+    {T, "north", "township", "south", "figures.unit"},
+    {T, "north", "grid", "south", "figures.unit"},
+    {T, "north-01", "department", "north", "figures.unit"},
+    {D, "cg", "department", "north", ""},
+    {D, "cg", "township", "north", "figures.by"},
+    {I, "app", "department", "north", "figures.by"},
+    {WH_KIND_OPERATOR, "ops", "department", "south", ""},
+    {WH_KIND_NONE, "", "department", "south", ""},
+};
+
+START_TEST(who_may_read_figures_of_a_unit)
+{
+    Whistle__V1__Figures q = WHISTLE__V1__FIGURES__INIT;
+    q.period = "2026-W48";
+    q.by = (char *)s_figures_unit[_i].by;
+    q.unit = (char *)s_figures_unit[_i].unit;
+    struct wh_identity who = s_who(s_figures_unit[_i].kind, s_figures_unit[_i].code);
+    struct wh_field_error fe;
+    memset(&fe, 0, sizeof fe);
+    int rc = tracking_may_read_figures(&who, &q, &fe);
+    if (!s_figures_unit[_i].field[0]) {
+        ck_assert_msg(rc == 0, "row %d refused: %s", _i, fe.message);
+    } else {
+        ck_assert_msg(rc == WH_EFORBIDDEN, "row %d allowed", _i);
+        ck_assert_str_eq(fe.field, s_figures_unit[_i].field);
+    }
+}
+END_TEST
+
+/* The bulletin: the district's office (operator, keys off) any; a township its own unit. */
+static const struct {
+    int kind;
+    const char *code, *unit;
+    const char *field; /* "" allowed */
+} s_bulletins[] = {
+    {T, "north", "north", ""},
+    {T, "north", "south", "bulletin.unit"},
+    {T, "north", "", "bulletin.unit"},
+    {T, "north-01", "north", "bulletin.unit"},
+    {D, "cg", "", "bulletin"},
+    {D, "cg", "north", "bulletin"},
+    {I, "app", "", "bulletin"},
+    {WH_KIND_OPERATOR, "ops", "", ""},
+    {WH_KIND_OPERATOR, "ops", "south", ""},
+    {WH_KIND_NONE, "", "", ""},
+};
+
+START_TEST(who_may_read_a_bulletin)
+{
+    Whistle__V1__Bulletin q = WHISTLE__V1__BULLETIN__INIT;
+    q.period = "2026-11";
+    q.unit = (char *)s_bulletins[_i].unit;
+    struct wh_identity who = s_who(s_bulletins[_i].kind, s_bulletins[_i].code);
+    struct wh_field_error fe;
+    memset(&fe, 0, sizeof fe);
+    int rc = tracking_may_read_bulletin(&who, &q, &fe);
+    if (!s_bulletins[_i].field[0]) {
+        ck_assert_msg(rc == 0, "row %d refused: %s", _i, fe.message);
+    } else {
+        ck_assert_msg(rc == WH_EFORBIDDEN, "row %d allowed", _i);
+        ck_assert_str_eq(fe.field, s_bulletins[_i].field);
+    }
 }
 END_TEST
 
@@ -410,8 +589,12 @@ int main(void)
     tcase_add_loop_test(rd, who_may_read_figures, 0, N_OF(s_figures));
     tcase_add_loop_test(rd, which_figure_rows, 0, N_OF(s_rows_seen));
     tcase_add_loop_test(rd, who_may_read_visits, 0, N_OF(s_visits));
+    tcase_add_loop_test(rd, who_may_read_a_book, 0, N_OF(s_books));
     tcase_add_test(rd, visit_rows_kept);
     tcase_add_test(rd, figure_rows_kept);
+    tcase_add_test(rd, figure_rows_kept_for_own_unit);
+    tcase_add_loop_test(rd, who_may_read_figures_of_a_unit, 0, N_OF(s_figures_unit));
+    tcase_add_loop_test(rd, who_may_read_a_bulletin, 0, N_OF(s_bulletins));
     suite_add_tcase(s, rd);
     return wh_test_run(s);
 }

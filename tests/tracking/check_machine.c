@@ -289,6 +289,352 @@ START_TEST(return_assign_release)
 }
 END_TEST
 
+/* ---- 社区派单: a resident's order led by community north-01, and a community task ------------- */
+
+/* An order case in `state` whose order went to stationed unit "bank" (in `bank` state; 0: not
+ * dispatched yet) after volunteer "pm-n1" declined it. Heap-owned, as tracking holds it. */
+static Whistle__V1__Case *s_order_case(int state, int bank)
+{
+    struct s_case s;
+    s_make(&s, state, AS(DECLINED), bank);
+    s.r.order = 1;
+    s.r.matter = "o1";
+    s.c.lead_unit = state == ST(REFUSED) ? "" : "north-01";
+    s.c.community = "north-01";
+    s.a[0].department = "pm-n1";
+    s.a[0].kind = "volunteer";
+    s.a[0].decline_reason = "away";
+    s.a[1].department = "bank";
+    s.a[1].kind = "station";
+    if (state != ST(REFUSED)) s.c.n_assignments = bank ? 2 : 1;
+    size_t len;
+    uint8_t *buf = wh_pack(&s.c.base, &len);
+    Whistle__V1__Case *c = whistle__v1__case__unpack(NULL, len, buf);
+    free(buf);
+    return c;
+}
+
+static const struct {
+    int state, bank; /* the case before */
+} s_order_states[] = {
+    {ST(DISPATCHED), 0},             /* the community has not dispatched it yet */
+    {ST(DISPATCHED), AS(NOTIFIED)},  /* dispatched, not yet answered */
+    {ST(IN_PROGRESS), AS(CHECKED_IN)}, /* taken (接单) */
+    {ST(RESOLVED), AS(DONE)},
+    {ST(CLOSED), AS(DONE)},
+    {ST(REOPENED), AS(NOTIFIED)},
+    {ST(REFUSED), 0},
+};
+#define N_ORDER_STATES ((int)(sizeof s_order_states / sizeof s_order_states[0]))
+
+static const struct {
+    int action;
+    const char *actor, *dept, *kind, *note;
+} s_order_actions[] = {
+    {AC(ORDER), "north-01", "school", "station", ""},
+    {AC(ORDER), "north-01", "pm-n1", "volunteer", ""}, /* again to the one who declined */
+    {AC(ACCEPT), "bank", "bank", "", ""},
+    {AC(DECLINE), "bank", "bank", "", "no staff"},
+    {AC(DECLINE), "bank", "bank", "", ""},               /* no reason */
+    {AC(CHECKIN), "bank", "bank", "", ""},               /* a unit takes it with ACCEPT */
+    {AC(RETURN), "bank", "bank", "", "not ours"},        /* ... and declines, never returns */
+    {AC(COMPLETE), "bank", "bank", "", ""},
+    {AC(ACCEPT), "pm-n1", "pm-n1", "", ""},              /* declined: the community decides */
+    {AC(RESOLVE), "north-01", "", "", ""},
+};
+#define N_ORDER_ACTIONS ((int)(sizeof s_order_actions / sizeof s_order_actions[0]))
+
+#define X WH_ESTATE
+#define F WH_EFORBIDDEN
+#define E WH_EFIELD
+/* s_order_expected[state][action]: the case state after, or a negative error code */
+static const int s_order_expected[N_ORDER_STATES][N_ORDER_ACTIONS] = {
+    /* ORDER school, ORDER pm-n1, ACCEPT, DECLINE, DECLINE-, CHECKIN, RETURN, COMPLETE,
+     * ACCEPT pm-n1, RESOLVE */
+    {ST(DISPATCHED), ST(DISPATCHED), F, F, F, F, F, F, X, X},                  /* no order */
+    {X, X, ST(IN_PROGRESS), ST(DISPATCHED), E, X, X, X, X, X},                 /* NOTIFIED */
+    {X, X, X, X, X, X, X, ST(IN_PROGRESS), X, X},                              /* CHECKED_IN */
+    {X, X, X, X, X, X, X, X, X, X},                                            /* RESOLVED */
+    {X, X, X, X, X, X, X, X, X, X},                                            /* CLOSED */
+    {X, X, ST(IN_PROGRESS), ST(REOPENED), E, X, X, X, X, X},                   /* REOPENED */
+    {F, F, F, F, F, F, F, F, F, F},                                            /* REFUSED */
+};
+#undef X
+#undef F
+#undef E
+
+START_TEST(every_order_state_action_pair)
+{
+    int si = _i / N_ORDER_ACTIONS, ai = _i % N_ORDER_ACTIONS;
+    Whistle__V1__Case *c = s_order_case(s_order_states[si].state, s_order_states[si].bank);
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = s_order_actions[ai].action;
+    a.actor = (char *)s_order_actions[ai].actor;
+    a.department = (char *)s_order_actions[ai].dept;
+    a.kind = (char *)s_order_actions[ai].kind;
+    a.note = (char *)s_order_actions[ai].note;
+    size_t before_len, after_len;
+    uint8_t *before = wh_pack(&c->base, &before_len);
+    Whistle__V1__HistoryEntry e;
+    struct wh_field_error err;
+    memset(&err, 0, sizeof err);
+    int rc = tracking_machine_act(c, &a, 5000, &e, &err);
+    int want = s_order_expected[si][ai];
+    const char *what = wh_state_name(s_order_states[si].state);
+    if (want < 0) {
+        ck_assert_msg(rc == want, "%s (bank %d) + %s #%d: got %d (%s), want %d", what,
+                      s_order_states[si].bank, wh_action_name(a.action), ai, rc, err.message,
+                      want);
+        ck_assert_msg(err.message[0] && err.field[0], "a refusal names the field and the reason");
+        uint8_t *after = wh_pack(&c->base, &after_len);
+        ck_assert_uint_eq(before_len, after_len);
+        ck_assert_msg(memcmp(before, after, before_len) == 0, "a refusal changes nothing");
+        free(after);
+    } else {
+        ck_assert_msg(rc == 0, "%s (bank %d) + %s #%d refused: %s", what,
+                      s_order_states[si].bank, wh_action_name(a.action), ai, err.message);
+        ck_assert_int_eq(c->state, want);
+        ck_assert_int_eq(e.action, a.action);
+    }
+    free(before);
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
+/* Dispatched, declined, dispatched again, accepted, completed, resolved; reopened: the one
+ * that did it is back on it, the one that declined stays DECLINED. */
+START_TEST(order_declined_and_dispatched_again)
+{
+    Whistle__V1__Case *c = s_order_case(ST(DISPATCHED), 0);
+    c->assignments[0]->state = AS(DECLINED);
+    struct wh_field_error err;
+    Whistle__V1__HistoryEntry e;
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = AC(ORDER);
+    a.actor = "north-01";
+    a.department = "bank";
+    a.kind = "volunteer"; /* bank is not a volunteer: a new assignment of that kind */
+    ck_assert_int_eq(tracking_machine_act(c, &a, 1, &e, &err), 0);
+    ck_assert_str_eq(c->assignments[1]->kind, "volunteer");
+    ck_assert_int_eq(c->assignments[1]->state, AS(NOTIFIED));
+    ck_assert_str_eq(e.department, "bank");
+    a.action = AC(DECLINE);
+    a.actor = "bank";
+    a.kind = "station"; /* as another kind than it is on the case */
+    a.note = "no staff";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 2, &e, &err), WH_EFORBIDDEN);
+    ck_assert_str_eq(err.field, "case_action.kind");
+    a.kind = "";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 2, &e, &err), 0);
+    ck_assert_int_eq(c->assignments[1]->state, AS(DECLINED));
+    ck_assert_str_eq(c->assignments[1]->decline_reason, "no staff");
+    a.action = AC(ORDER);
+    a.actor = "north-01";
+    a.department = "pm-n1";
+    a.kind = "volunteer";
+    a.note = "";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 3, &e, &err), 0);
+    ck_assert_int_eq(c->assignments[0]->state, AS(NOTIFIED));
+    ck_assert_int_eq(c->assignments[0]->assigned_at_ms, 3);
+    a.kind = "";
+    a.actor = "pm-n1";
+    int steps[] = {AC(ACCEPT), AC(COMPLETE)};
+    for (int i = 0; i < 2; i++) {
+        a.action = steps[i];
+        ck_assert_int_eq(tracking_machine_act(c, &a, 4 + i, &e, &err), 0);
+    }
+    ck_assert_int_eq(c->assignments[0]->checked_in_at_ms, 4);
+    a.action = AC(RESOLVE);
+    a.actor = "north-01";
+    a.department = "";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 6, &e, &err), 0);
+    ck_assert_int_eq(c->state, ST(RESOLVED));
+    a.action = AC(VERIFY);
+    a.actor = "r1";
+    a.satisfied = 0;
+    ck_assert_int_eq(tracking_machine_act(c, &a, 7, &e, &err), 0);
+    ck_assert_int_eq(c->state, ST(REOPENED));
+    ck_assert_int_eq(c->assignments[0]->state, AS(NOTIFIED));
+    ck_assert_int_eq(c->assignments[1]->state, AS(DECLINED));
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
+/* ORDER only on an order; a community task's community checks in and completes it. */
+START_TEST(task_community_checks_in)
+{
+    Whistle__V1__Case *c = s_heap(ST(DISPATCHED), AS(NOTIFIED), AS(NOTIFIED));
+    struct wh_field_error err;
+    Whistle__V1__HistoryEntry e;
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = AC(ORDER);
+    a.actor = "north";
+    a.department = "bank";
+    a.kind = "station";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 1, &e, &err), WH_ESTATE);
+    ck_assert_str_eq(err.field, "case_action.action");
+    /* scjg's assignment made the community's: it checks in as a community, not a station */
+    free(c->assignments[1]->department);
+    c->assignments[1]->department = strdup("north-01");
+    c->assignments[1]->kind = strdup("community");
+    a.action = AC(CHECKIN);
+    a.actor = a.department = "north-01";
+    a.kind = "station";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 2, &e, &err), WH_EFORBIDDEN);
+    a.kind = "community";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 2, &e, &err), 0);
+    ck_assert_int_eq(c->state, ST(IN_PROGRESS));
+    a.action = AC(ACCEPT);
+    ck_assert_int_eq(tracking_machine_act(c, &a, 3, &e, &err), WH_ESTATE);
+    a.action = AC(COMPLETE);
+    ck_assert_int_eq(tracking_machine_act(c, &a, 3, &e, &err), 0);
+    ck_assert_int_eq(c->assignments[1]->state, AS(DONE));
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
+/* 乡街吹哨: a case in REVIEW takes no action but its lead's decision. */
+START_TEST(review_refuses_every_action)
+{
+    const int i = _i;
+    Whistle__V1__Case *c = s_heap(ST(REVIEW), AS(NOTIFIED), AS(NOTIFIED));
+    for (size_t k = 0; k < c->n_assignments; k++) free(c->assignments[k]->department);
+    for (size_t k = 0; k < c->n_assignments; k++) free(c->assignments[k]);
+    c->n_assignments = 0; /* nothing blown yet */
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = s_actions[i].action;
+    a.actor = (char *)s_actions[i].actor;
+    a.department = (char *)s_actions[i].dept;
+    a.note = (char *)s_actions[i].note;
+    a.satisfied = s_actions[i].satisfied;
+    Whistle__V1__HistoryEntry e;
+    struct wh_field_error err;
+    ck_assert_int_eq(tracking_machine_act(c, &a, 100, &e, &err), WH_ESTATE);
+    ck_assert_str_eq(err.field, "case_action.action");
+    ck_assert_int_eq(c->state, ST(REVIEW));
+    ck_assert_uint_eq(c->version, 1);
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
+/* (state, BLOW | HAND_OVER | REJECT): only REVIEW takes the lead's decision. */
+static const int s_review_states[] = {ST(REVIEW),   ST(DISPATCHED), ST(IN_PROGRESS), ST(RESOLVED),
+                                      ST(CLOSED),   ST(REOPENED),   ST(REFUSED)};
+#define N_REVIEW_STATES ((int)(sizeof s_review_states / sizeof s_review_states[0]))
+static const int s_review_actions[] = {AC(BLOW), AC(HAND_OVER), AC(REJECT)};
+
+START_TEST(every_review_state_action_pair)
+{
+    int st = s_review_states[_i / 3], act = s_review_actions[_i % 3];
+    Whistle__V1__Case *c = s_heap(st, AS(NOTIFIED), AS(NOTIFIED));
+    if (st == ST(REVIEW)) {
+        for (size_t k = 0; k < c->n_assignments; k++) {
+            free(c->assignments[k]->department);
+            free(c->assignments[k]);
+        }
+        c->n_assignments = 0;
+    }
+    if (st == ST(REFUSED)) {
+        c->lead_unit = strdup("north"); /* rejected in review: its lead stays */
+    }
+    char *depts[] = {"cg", "yjgl"};
+    Whistle__V1__ReviewStep s = WHISTLE__V1__REVIEW_STEP__INIT;
+    s.case_id = c->id;
+    s.action = act;
+    s.actor = "north";
+    s.community = "north-01";
+    s.whistle = WHISTLE__V1__WHISTLE__EMERGENCY;
+    s.departments = act == AC(BLOW) ? depts : NULL;
+    s.n_departments = act == AC(BLOW) ? 2 : 0;
+    s.checkin_deadline_ms = 1100;
+    s.resolve_deadline_ms = 9100;
+    s.reject = act == AC(REJECT) ? "duplicate" : "";
+    s.duplicate_of = act == AC(REJECT) ? "C00000001" : "";
+    s.reason = "同一处";
+    Whistle__V1__HistoryEntry e;
+    struct wh_field_error err;
+    /* not the lead: refused whatever the state */
+    s.actor = "south";
+    ck_assert_int_eq(tracking_machine_review(c, &s, 100, &e, &err), WH_EFORBIDDEN);
+    ck_assert_str_eq(err.field, "blow.actor");
+    s.actor = "north";
+    int rc = tracking_machine_review(c, &s, 100, &e, &err);
+    if (st != ST(REVIEW)) {
+        ck_assert_int_eq(rc, WH_ESTATE);
+        ck_assert_str_eq(err.field, "blow.case_id");
+        ck_assert_int_eq(c->state, st);
+        ck_assert_uint_eq(c->version, 1);
+    } else if (act == AC(REJECT)) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(c->state, ST(REFUSED));
+        ck_assert_str_eq(c->duplicate_of, "C00000001");
+        ck_assert_uint_eq(c->n_assignments, 0);
+        ck_assert_int_eq(e.action, AC(REJECT));
+        ck_assert_int_eq(e.from_state, ST(REVIEW));
+        ck_assert_int_eq(e.to_state, ST(REFUSED));
+    } else {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(c->state, ST(DISPATCHED));
+        ck_assert_int_eq(c->whistle, WHISTLE__V1__WHISTLE__EMERGENCY);
+        ck_assert_int_eq(c->checkin_deadline_ms, 1100);
+        ck_assert_int_eq(e.action, act);
+        ck_assert_str_eq(c->lead_unit, "north");
+        if (act == AC(BLOW)) {
+            ck_assert_uint_eq(c->n_assignments, 2);
+            ck_assert_str_eq(c->assignments[1]->department, "yjgl");
+            ck_assert_str_eq(c->assignments[1]->kind, "");
+        } else {
+            ck_assert_uint_eq(c->n_assignments, 1);
+            ck_assert_str_eq(c->assignments[0]->department, "north-01");
+            ck_assert_str_eq(c->assignments[0]->kind, "community");
+        }
+        for (size_t k = 0; k < c->n_assignments; k++) {
+            ck_assert_int_eq(c->assignments[k]->state, AS(NOTIFIED));
+            ck_assert_int_eq(c->assignments[k]->assigned_at_ms, 100);
+        }
+    }
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
+/* Every (re)assignment starts its own check-in period: the machine stamps assigned_at_ms and
+ * clears the deadline (tracking sets it from then). */
+START_TEST(reassignment_starts_its_own_deadline)
+{
+    Whistle__V1__Case *c = s_heap(ST(RESOLVED), AS(DONE), AS(DONE));
+    for (size_t k = 0; k < c->n_assignments; k++) {
+        c->assignments[k]->assigned_at_ms = 10;
+        c->assignments[k]->checkin_deadline_ms = 70;
+    }
+    Whistle__V1__CaseAction a = WHISTLE__V1__CASE_ACTION__INIT;
+    a.case_id = c->id;
+    a.action = AC(VERIFY);
+    a.actor = "r1";
+    Whistle__V1__HistoryEntry e;
+    struct wh_field_error err;
+    ck_assert_int_eq(tracking_machine_act(c, &a, 500, &e, &err), 0);
+    ck_assert_int_eq(c->state, ST(REOPENED));
+    for (size_t k = 0; k < c->n_assignments; k++) {
+        ck_assert_int_eq(c->assignments[k]->assigned_at_ms, 500);
+        ck_assert_int_eq(c->assignments[k]->checkin_deadline_ms, 0);
+    }
+    /* a return rejected (ASSIGN the same department): its deadline starts again too */
+    c->assignments[0]->checkin_deadline_ms = 560;
+    c->assignments[0]->state = AS(RETURNED);
+    a.action = AC(ASSIGN);
+    a.actor = "north";
+    a.department = "cg";
+    ck_assert_int_eq(tracking_machine_act(c, &a, 600, &e, &err), 0);
+    ck_assert_int_eq(c->assignments[0]->assigned_at_ms, 600);
+    ck_assert_int_eq(c->assignments[0]->checkin_deadline_ms, 0);
+    whistle__v1__case__free_unpacked(c, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracking machine");
@@ -297,6 +643,12 @@ int main(void)
     tcase_add_test(tc, who_may_act);
     tcase_add_test(tc, reopen_puts_every_department_back);
     tcase_add_test(tc, return_assign_release);
+    tcase_add_loop_test(tc, every_order_state_action_pair, 0, N_ORDER_STATES * N_ORDER_ACTIONS);
+    tcase_add_test(tc, order_declined_and_dispatched_again);
+    tcase_add_test(tc, task_community_checks_in);
+    tcase_add_loop_test(tc, review_refuses_every_action, 0, N_ACTIONS);
+    tcase_add_loop_test(tc, every_review_state_action_pair, 0, N_REVIEW_STATES * 3);
+    tcase_add_test(tc, reassignment_starts_its_own_deadline);
     suite_add_tcase(s, tc);
     return wh_test_run(s);
 }

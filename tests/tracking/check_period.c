@@ -106,12 +106,60 @@ START_TEST(weeks_tile_the_years)
 }
 END_TEST
 
+/* The bulletins: a period's kind, the one before it, and the ISO weeks it holds (a week belongs
+ * to the period holding its Thursday; weeks not begun by `until` are left out). */
+START_TEST(previous_and_weeks)
+{
+    ck_assert_int_eq(setenv("TZ", "UTC", 1), 0);
+    tzset();
+    static const struct {
+        const char *spec, *kind, *prev;
+    } rows[] = {
+        {"2026-W48", "week", "2026-W47"}, {"2026-W01", "week", "2025-W52"},
+        {"2021-W01", "week", "2020-W53"}, {"2026-11", "month", "2026-10"},
+        {"2026-01", "month", "2025-12"},  {"2026-Q1", "quarter", "2025-Q4"},
+        {"2026-Q4", "quarter", "2026-Q3"}, {"2026", "year", "2025"},
+        {"1970", "year", NULL},           {"1970-01", "month", NULL},
+        {"2026-13", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char prev[16];
+        const char *kind = tracking_period_kind(rows[i].spec);
+        ck_assert_msg(rows[i].kind ? kind && strcmp(kind, rows[i].kind) == 0 : !kind, "%s",
+                      rows[i].spec);
+        int rc = tracking_period_previous(rows[i].spec, prev, sizeof prev);
+        if (rows[i].prev) {
+            ck_assert_msg(rc == 0, "%s", rows[i].spec);
+            ck_assert_str_eq(prev, rows[i].prev);
+        } else {
+            ck_assert_int_eq(rc, WH_EFIELD);
+        }
+    }
+    char w[60][9];
+    int64_t far = INT64_C(4102444800000); /* 2100 */
+    /* November 2026: Thursdays 5, 12, 19, 26 -> W45..W48 (W49 starts Nov 30, Thursday Dec 3) */
+    ck_assert_uint_eq(tracking_period_weeks("2026-11", far, w, 60), 4);
+    ck_assert_str_eq(w[0], "2026-W45");
+    ck_assert_str_eq(w[3], "2026-W48");
+    /* 2026 has 53 ISO weeks, W53's Thursday being 2026-12-31 */
+    ck_assert_uint_eq(tracking_period_weeks("2026", far, w, 60), 53);
+    ck_assert_str_eq(w[0], "2026-W01");
+    ck_assert_str_eq(w[52], "2026-W53");
+    ck_assert_uint_eq(tracking_period_weeks("2026-W48", far, w, 60), 1);
+    /* only weeks begun by then: at Sunday 2026-11-22 00:00Z, W45..W47 have, W48 has not */
+    ck_assert_uint_eq(tracking_period_weeks("2026-11", INT64_C(1795305600000), w, 60), 3);
+    ck_assert_uint_eq(tracking_period_weeks("2026-11", 0, w, 60), 0);
+    ck_assert_uint_eq(tracking_period_weeks("2026-11", far, w, 2), 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracking period");
     TCase *tc = tcase_create("period");
     tcase_add_loop_test(tc, periods, 0, (int)(sizeof s_rows / sizeof s_rows[0]));
     tcase_add_test(tc, weeks_tile_the_years);
+    tcase_add_test(tc, previous_and_weeks);
     suite_add_tcase(s, tc);
     return wh_test_run(s);
 }

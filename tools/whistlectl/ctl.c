@@ -26,6 +26,13 @@ int ctl_usage(const struct ctl_cmd *cmd, const char *fmt, ...)
 int ctl_getopt(const struct ctl_cmd *cmd, int argc, char **argv, const struct option *opts,
                unsigned char seen[256])
 {
+    return ctl_getopt_repeat(cmd, argc, argv, opts, seen, NULL);
+}
+
+int ctl_getopt_repeat(const struct ctl_cmd *cmd, int argc, char **argv,
+                      const struct option *opts, unsigned char seen[256],
+                      const char *repeatable)
+{
     int idx = -1;
     opterr = 0; /* the messages are ours, naming the command */
     int c = getopt_long(argc, argv, ":h", opts, &idx);
@@ -43,7 +50,8 @@ int ctl_getopt(const struct ctl_cmd *cmd, int argc, char **argv, const struct op
         ctl_usage(cmd, "%s needs a value", argv[optind - 1]);
         return CTL_BAD;
     }
-    if (c >= 0 && c < 256 && seen[c]++) {
+    int repeats = c > 0 && c < 256 && repeatable && strchr(repeatable, c);
+    if (c >= 0 && c < 256 && seen[c]++ && !repeats) {
         if (idx >= 0) ctl_usage(cmd, "--%s given twice; give each flag once", opts[idx].name);
         else ctl_usage(cmd, "a flag given twice; give each flag once");
         return CTL_BAD;
@@ -70,4 +78,34 @@ int ctl_number(const struct ctl_cmd *cmd, const char *flag, const char *value, l
         return ctl_usage(cmd, "%s must be %lld..%lld, got %s", flag, min, max, value);
     *out = n;
     return 0;
+}
+
+int ctl_cells(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) == 0x80) continue; /* a continuation byte */
+        n += *p < 0x80 ? 1 : 2;
+    }
+    return n;
+}
+
+void ctl_cell(const char *s, int width)
+{
+    fputs(s, stdout);
+    for (int n = ctl_cells(s); n < width; n++) putchar(' ');
+}
+
+void ctl_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }

@@ -30,6 +30,12 @@ void ctl_help(const struct ctl_cmd *cmd, FILE *out);
  * twice (`seen`, zeroed by the caller, counts each value). -1 when the options are done. */
 int ctl_getopt(const struct ctl_cmd *cmd, int argc, char **argv, const struct option *opts,
                unsigned char seen[256]);
+/* The same, where the option values in `repeatable` (a string of them, e.g. "d"; NULL: none)
+ * may be given more than once: the command marks them so explicitly (blow's --dept). Every
+ * other flag given twice is still refused. */
+int ctl_getopt_repeat(const struct ctl_cmd *cmd, int argc, char **argv,
+                      const struct option *opts, unsigned char seen[256],
+                      const char *repeatable);
 
 /* Checks that between `min` and `max` arguments follow the options (argv[optind..]);
  * otherwise prints why and returns CTL_EXIT_USAGE. `what` names them ("a CASE id"). */
@@ -44,5 +50,14 @@ int ctl_usage(const struct ctl_cmd *cmd, const char *fmt, ...) __attribute__((fo
  * V" and CTL_EXIT_USAGE. */
 int ctl_number(const struct ctl_cmd *cmd, const char *flag, const char *value, long long min,
                long long max, long long *out);
+
+/* ---- output shared by the commands ---------------------------------------------------- */
+
+/* Display cells of UTF-8 `s`: a CJK character takes two, so tables line up. */
+int ctl_cells(const char *s);
+/* Prints `s` to stdout padded with spaces to `width` display cells. */
+void ctl_cell(const char *s, int width);
+/* Writes one CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+void ctl_csv_field(FILE *f, const char *s);
 
 #endif

@@ -79,6 +79,21 @@ static void s_print(const struct s_tail *t, const Whistle__V1__Envelope *e)
             if (r && r->source[0]) printf(" via %s", r->source);
             if (r && r->location[0]) printf(" at %s", r->location);
         }
+        if (h && (h->action == WHISTLE__V1__ACTION__DISPATCH ||
+                  h->action == WHISTLE__V1__ACTION__REFUSE) &&
+            u->case_ && u->case_->report && u->case_->report->task) {
+            /* 社区事务准入: what was handed down, by whom, on which authority and funding */
+            const Whistle__V1__CommunityTask *tk = u->case_->report->task;
+            if (tk->affair[0]) printf(" task %s", tk->affair);
+            if (tk->issuer[0]) printf(" issued by %s", tk->issuer);
+            if (tk->authority_ref[0]) printf(" authority %s", tk->authority_ref);
+            if (tk->funding_ref[0]) printf(" funding %s", tk->funding_ref);
+        }
+        /* 乡街吹哨: what the lead decided, and why (the reporter reads a rejection's reason) */
+        if (h && h->note[0] &&
+            (h->action == WHISTLE__V1__ACTION__BLOW || h->action == WHISTLE__V1__ACTION__HAND_OVER ||
+             h->action == WHISTLE__V1__ACTION__REJECT))
+            printf(": %s", h->note);
         printf("\n");
     } else {
         printf("%s %" PRIu64 " %s %s\n", e->stream, e->seq, e->correlation_id, e->event_id);
@@ -243,8 +258,10 @@ static int s_number(const struct ctl_cmd *cmd, const char *flag, const char *v, 
 static int s_topic_known(const char *topic)
 {
     if (strcmp(topic, "all/") == 0 || strcmp(topic, "district/") == 0) return 1;
-    static const char *const kinds[] = {"dept/", "unit/", "grid/", "case/"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const kinds[] = {"dept/",      "unit/",    "grid/",
+                                        "case/",      "station/", "volunteer/",
+                                        "community/"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t k = strlen(kinds[i]);
         if (strncmp(topic, kinds[i], k) != 0) continue;
         const char *code = topic + k, *slash = strchr(code, '/');
@@ -284,7 +301,8 @@ int ctl_tail_run(const struct ctl_tail_env *env, int argc, char **argv)
         return ctl_usage(cmd, "topics end with '/': did you mean '%s/'?", t.topic);
     if (!s_topic_known(t.topic))
         return ctl_usage(cmd, "no such topic '%s': topics are all/, district/, dept/CODE/, "
-                              "unit/CODE/, grid/CODE/ and case/ID/", t.topic);
+                              "unit/CODE/, grid/CODE/, case/ID/, community/CODE/, "
+                              "station/CODE/ and volunteer/CODE/", t.topic);
     t.count = count;
     int position_given = 0;
     if (t.cursor_path) {

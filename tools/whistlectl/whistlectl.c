@@ -14,7 +14,9 @@
 #include "whistle/error.h"
 #include "whistle/json.h"
 #include "whistle/options.h"
+#include "bulletin.h"
 #include "ctl.h"
+#include "ledger.h"
 #include "tail.h"
 #include <errno.h>
 #include <getopt.h>
@@ -251,17 +253,30 @@ static void s_print_case(const Whistle__V1__Case *c)
         s_fmt_time(t2, sizeof t2, c->resolve_deadline_ms);
         printf(", resolve by %s", t2);
     }
+    if (c->review_deadline_ms) {
+        s_fmt_time(t1, sizeof t1, c->review_deadline_ms);
+        printf(", %s reviews it by %s", c->lead_unit, t1);
+    }
+    if (c->duplicate_of[0]) printf(", a duplicate of %s", c->duplicate_of);
     if (c->reopen_count) printf(", reopened %u time(s)", c->reopen_count);
     if (c->escalation_level) printf(", %u escalation step(s)", c->escalation_level);
     printf("\n");
     for (size_t i = 0; i < c->n_assignments; i++) {
         const Whistle__V1__Assignment *a = c->assignments[i];
-        printf("  dept %-10s %-10s", a->department, wh_assignment_state_name(a->state));
+        /* who the assignee is: a department, a community (task), a stationed unit, a volunteer */
+        const char *kind = !a->kind[0] ? "dept" : strcmp(a->kind, "station") == 0 ? "unit"
+                                                                                  : a->kind;
+        printf("  %s %-10s %-10s", kind, a->department, wh_assignment_state_name(a->state));
+        if (a->state == WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED && a->checkin_deadline_ms) {
+            s_fmt_time(t1, sizeof t1, a->checkin_deadline_ms);
+            printf(" check in by %s", t1);
+        }
         if (a->checked_in_at_ms) {
             s_fmt_time(t1, sizeof t1, a->checked_in_at_ms);
             printf(" checked in %s", t1);
         }
         if (a->return_reason[0]) printf("  returned: %s", a->return_reason);
+        if (a->decline_reason[0]) printf("  declined: %s", a->decline_reason);
         printf("\n");
     }
 }
@@ -272,6 +287,8 @@ static int64_t s_case_date(const Whistle__V1__Case *c)
     return c->report && c->report->reported_at_ms ? c->report->reported_at_ms : c->created_at_ms;
 }
 
+
+
 /* A case id looks like C00000001: refuse anything else before asking. */
 static int s_case_id(const struct ctl_cmd *cmd, const char *id)
 {
@@ -281,22 +298,6 @@ static int s_case_id(const struct ctl_cmd *cmd, const char *id)
     if (!ok)
         return ctl_usage(cmd, "'%s' is not a case id; case ids look like C00000001", id);
     return 0;
-}
-/* Columns are counted in display cells: a CJK name takes two per character, not three bytes. */
-static int s_cells(const char *s)
-{
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p & 0xC0) == 0x80) continue; /* a continuation byte */
-        n += *p < 0x80 ? 1 : 2;
-    }
-    return n;
-}
-
-static void s_cell(const char *s, int width)
-{
-    fputs(s, stdout);
-    for (int n = s_cells(s); n < width; n++) putchar(' ');
 }
 
 /* A duration as minutes under an hour ("0.5m", "45m"), else h:mm ("26:05"); "-" if none. */
@@ -309,21 +310,6 @@ static void s_fmt_duration(char *buf, size_t n, int has, int64_t ms)
         snprintf(buf, n, "%lld:%02lld", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
 }
 
-/* One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break. */
-static void s_csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 static void s_figures_csv(const Whistle__V1__FiguresReply *fr)
 {
     /* RFC 4180: CRLF line ends, header first, the proto's field names */
@@ -333,15 +319,21 @@ static void s_figures_csv(const Whistle__V1__FiguresReply *fr)
            "score\r\n");
     for (size_t i = 0; i < fr->n_rows; i++) {
         const Whistle__V1__FigureRow *r = fr->rows[i];
-        s_csv_field(r->key);
+        ctl_csv_field(stdout, r->key);
         putchar(',');
-        s_csv_field(r->name);
-        printf(",%u,%u,%u,%.6f,%u,%.6f,%u,%u,%u,%.6f,%u,%u,%" PRId64 ",%" PRId64 ",%" PRId64
-               ",%" PRId64 ",%u,%.6f\r\n",
-               r->dispatched, r->checked_in, r->checked_in_on_time, r->response_rate, r->resolved,
-               r->resolution_rate, r->verified, r->satisfied, r->verified_by_default,
-               r->satisfaction_rate, r->reopened, r->escalations, r->checkin_p50_ms,
-               r->checkin_p90_ms, r->resolve_p50_ms, r->resolve_p90_ms, r->rank, r->score);
+        ctl_csv_field(stdout, r->name);
+        char rt[4][32]; /* a rate with no value: an empty cell */
+        printf(",%u,%u,%u,%s,%u,%s,%u,%u,%u,%s,%u,%u,%" PRId64 ",%" PRId64 ",%" PRId64
+               ",%" PRId64 ",%u,%s\r\n",
+               r->dispatched, r->checked_in, r->checked_in_on_time,
+               ctl_csv_rate(rt[0], sizeof rt[0], r->has_response_rate, r->response_rate),
+               r->resolved,
+               ctl_csv_rate(rt[1], sizeof rt[1], r->has_resolution_rate, r->resolution_rate),
+               r->verified, r->satisfied, r->verified_by_default,
+               ctl_csv_rate(rt[2], sizeof rt[2], r->has_satisfaction_rate, r->satisfaction_rate),
+               r->reopened, r->escalations, r->checkin_p50_ms, r->checkin_p90_ms,
+               r->resolve_p50_ms, r->resolve_p90_ms, r->rank,
+               ctl_csv_rate(rt[3], sizeof rt[3], r->has_score, r->score));
     }
 }
 
@@ -354,11 +346,11 @@ static void s_figures_table(const Whistle__V1__FiguresReply *fr)
            to);
     int kw = 4, nw = 4;
     for (size_t i = 0; i < fr->n_rows; i++) {
-        if (s_cells(fr->rows[i]->key) > kw) kw = s_cells(fr->rows[i]->key);
-        if (s_cells(fr->rows[i]->name) > nw) nw = s_cells(fr->rows[i]->name);
+        if (ctl_cells(fr->rows[i]->key) > kw) kw = ctl_cells(fr->rows[i]->key);
+        if (ctl_cells(fr->rows[i]->name) > nw) nw = ctl_cells(fr->rows[i]->name);
     }
-    s_cell("key", kw + 2);
-    s_cell("name", nw + 2);
+    ctl_cell("key", kw + 2);
+    ctl_cell("name", nw + 2);
     printf("%10s %7s %6s %8s %6s %9s %6s %8s %11s %7s %7s %7s %7s %4s\n", "dispatched",
            "on-time", "resp%", "resolved", "resol%", "satisfied", "sat%", "reopened",
            "escalations", "ck-p50", "ck-p90", "rs-p50", "rs-p90", "rank");
@@ -369,14 +361,127 @@ static void s_figures_table(const Whistle__V1__FiguresReply *fr)
         s_fmt_duration(d[1], sizeof d[1], r->checked_in > 0, r->checkin_p90_ms);
         s_fmt_duration(d[2], sizeof d[2], r->resolved > 0, r->resolve_p50_ms);
         s_fmt_duration(d[3], sizeof d[3], r->resolved > 0, r->resolve_p90_ms);
-        s_cell(r->key, kw + 2);
-        s_cell(r->name, nw + 2);
-        printf("%10u %7u %5.1f%% %8u %5.1f%% %9u %5.1f%% %8u %11u %7s %7s %7s %7s %4u\n",
-               r->dispatched, r->checked_in_on_time, 100.0 * r->response_rate, r->resolved,
-               100.0 * r->resolution_rate, r->satisfied, 100.0 * r->satisfaction_rate,
-               r->reopened, r->escalations, d[0], d[1], d[2], d[3], r->rank);
+        ctl_cell(r->key, kw + 2);
+        ctl_cell(r->name, nw + 2);
+        char rt[3][16]; /* "—" when a rate has no value */
+        ctl_rate(rt[0], sizeof rt[0], r->has_response_rate, r->response_rate);
+        ctl_rate(rt[1], sizeof rt[1], r->has_resolution_rate, r->resolution_rate);
+        ctl_rate(rt[2], sizeof rt[2], r->has_satisfaction_rate, r->satisfaction_rate);
+        printf("%10u %7u %*s %8u %*s %9u %*s %8u %11u %7s %7s %7s %7s %4u\n", r->dispatched,
+               r->checked_in_on_time, 6 + (int)strlen(rt[0]) - ctl_cells(rt[0]), rt[0],
+               r->resolved, 6 + (int)strlen(rt[1]) - ctl_cells(rt[1]), rt[1], r->satisfied,
+               6 + (int)strlen(rt[2]) - ctl_cells(rt[2]), rt[2], r->reopened, r->escalations, d[0],
+               d[1], d[2], d[3], r->rank);
     }
     if (fr->n_rows == 0) printf("(no case dispatched in this period)\n");
+}
+
+/* By issuer (社区事务准入): the tasks each body handed down to communities, and what became of
+ * them; by assignee (单位（党员）接单): the orders and tasks each took. Their own columns. */
+static int s_figures_by(const Whistle__V1__FiguresReply *fr, const char *by)
+{
+    return fr->by && strcmp(fr->by, by) == 0;
+}
+
+static void s_figures_issuer_csv(const Whistle__V1__FiguresReply *fr)
+{
+    printf("key,name,tasks,tasks_admitted,tasks_refused,tasks_unlisted,tasks_completed,"
+           "tasks_closed\r\n");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        ctl_csv_field(stdout, r->key);
+        putchar(',');
+        ctl_csv_field(stdout, r->name);
+        printf(",%u,%u,%u,%u,%u,%u\r\n", r->tasks, r->tasks_admitted, r->tasks_refused,
+               r->tasks_unlisted, r->tasks_completed, r->tasks_closed);
+    }
+}
+
+static void s_figures_assignee_csv(const Whistle__V1__FiguresReply *fr)
+{
+    printf("key,name,kind,dispatched,checked_in,checked_in_on_time,declined,completed,"
+           "response_rate,resolved,resolution_rate,verified,satisfied,satisfaction_rate,"
+           "missed_checkins,checkin_p50_ms,checkin_p90_ms,rank,score\r\n");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        char rt[4][32];
+        ctl_csv_field(stdout, r->key);
+        putchar(',');
+        ctl_csv_field(stdout, r->name);
+        putchar(',');
+        ctl_csv_field(stdout, r->kind);
+        printf(",%u,%u,%u,%u,%u,%s,%u,%s,%u,%u,%s,%u,%" PRId64 ",%" PRId64 ",%u,%s\r\n",
+               r->dispatched, r->checked_in, r->checked_in_on_time, r->declined, r->completed,
+               ctl_csv_rate(rt[0], sizeof rt[0], r->has_response_rate, r->response_rate),
+               r->resolved,
+               ctl_csv_rate(rt[1], sizeof rt[1], r->has_resolution_rate, r->resolution_rate),
+               r->verified, r->satisfied,
+               ctl_csv_rate(rt[2], sizeof rt[2], r->has_satisfaction_rate, r->satisfaction_rate),
+               r->missed_checkins, r->checkin_p50_ms, r->checkin_p90_ms, r->rank,
+               ctl_csv_rate(rt[3], sizeof rt[3], r->has_score, r->score));
+    }
+}
+
+/* The key and name columns' widths, in display cells. */
+static void s_figures_widths(const Whistle__V1__FiguresReply *fr, int *kw, int *nw)
+{
+    *kw = *nw = 4;
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        if (ctl_cells(fr->rows[i]->key) > *kw) *kw = ctl_cells(fr->rows[i]->key);
+        if (ctl_cells(fr->rows[i]->name) > *nw) *nw = ctl_cells(fr->rows[i]->name);
+    }
+}
+
+static void s_figures_issuer_table(const Whistle__V1__FiguresReply *fr)
+{
+    char from[32], to[32];
+    int kw, nw;
+    s_fmt_time(from, sizeof from, fr->from_ms);
+    s_fmt_time(to, sizeof to, fr->to_ms);
+    printf("%s by issuer: community tasks handed down from %s to %s (local time)\n", fr->period,
+           from, to);
+    s_figures_widths(fr, &kw, &nw);
+    ctl_cell("key", kw + 2);
+    ctl_cell("name", nw + 2);
+    printf("%6s %8s %7s %8s %9s %6s\n", "tasks", "admitted", "refused", "unlisted", "completed",
+           "closed");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        ctl_cell(r->key, kw + 2);
+        ctl_cell(r->name, nw + 2);
+        printf("%6u %8u %7u %8u %9u %6u\n", r->tasks, r->tasks_admitted, r->tasks_refused,
+               r->tasks_unlisted, r->tasks_completed, r->tasks_closed);
+    }
+    if (fr->n_rows == 0) printf("(no task handed down in this period)\n");
+}
+
+static void s_figures_assignee_table(const Whistle__V1__FiguresReply *fr)
+{
+    char from[32], to[32];
+    int kw, nw;
+    s_fmt_time(from, sizeof from, fr->from_ms);
+    s_fmt_time(to, sizeof to, fr->to_ms);
+    printf("%s by assignee: orders and tasks of cases dispatched from %s to %s (local time)\n",
+           fr->period, from, to);
+    s_figures_widths(fr, &kw, &nw);
+    ctl_cell("key", kw + 2);
+    ctl_cell("name", nw + 2);
+    printf("%-9s %10s %8s %8s %9s %6s %8s %9s %6s %7s %4s\n", "kind", "dispatched", "accepted",
+           "declined", "completed", "resp%", "on-time", "satisfied", "sat%", "ck-p50", "rank");
+    for (size_t i = 0; i < fr->n_rows; i++) {
+        const Whistle__V1__FigureRow *r = fr->rows[i];
+        char rt[2][16], d[32];
+        ctl_rate(rt[0], sizeof rt[0], r->has_response_rate, r->response_rate);
+        ctl_rate(rt[1], sizeof rt[1], r->has_satisfaction_rate, r->satisfaction_rate);
+        s_fmt_duration(d, sizeof d, r->checked_in > 0, r->checkin_p50_ms);
+        ctl_cell(r->key, kw + 2);
+        ctl_cell(r->name, nw + 2);
+        printf("%-9s %10u %8u %8u %9u %*s %8u %9u %*s %7s %4u\n", r->kind, r->dispatched,
+               r->checked_in, r->declined, r->completed,
+               6 + (int)strlen(rt[0]) - ctl_cells(rt[0]), rt[0], r->checked_in_on_time,
+               r->satisfied, 6 + (int)strlen(rt[1]) - ctl_cells(rt[1]), rt[1], d, r->rank);
+    }
+    if (fr->n_rows == 0) printf("(no order or task taken in this period)\n");
 }
 
 
@@ -586,11 +691,18 @@ static int s_action(const struct ctl_cmd *cmd, int argc, char **argv)
     const int is_assign = action == WHISTLE__V1__ACTION__ASSIGN;
     const int is_verify = action == WHISTLE__V1__ACTION__VERIFY;
     const int is_return = action == WHISTLE__V1__ACTION__RETURN;
+    /* 社区派单: ORDER --as COMMUNITY --to KIND:CODE; 接单: ACCEPT/DECLINE --as KIND:CODE */
+    const int is_order = action == WHISTLE__V1__ACTION__ORDER;
+    const int is_answer =
+        action == WHISTLE__V1__ACTION__ACCEPT || action == WHISTLE__V1__ACTION__DECLINE;
+    const int is_decline = action == WHISTLE__V1__ACTION__DECLINE;
+    const char *to = NULL;
     struct option opts[10];
     int n = 0;
     if (by_dept || is_assign) opts[n++] = (struct option){"dept", 1, 0, 'd'};
     if (!by_dept) opts[n++] = (struct option){"as", 1, 0, 'a'};
-    if (is_return) opts[n++] = (struct option){"reason", 1, 0, 'n'};
+    if (is_order) opts[n++] = (struct option){"to", 1, 0, 't'};
+    if (is_return || is_decline) opts[n++] = (struct option){"reason", 1, 0, 'n'};
     else if (action != WHISTLE__V1__ACTION__RELEASE && !is_assign)
         opts[n++] = (struct option){"note", 1, 0, 'n'};
     if (is_assign) opts[n++] = (struct option){"from", 1, 0, 'f'};
@@ -608,6 +720,7 @@ static int s_action(const struct ctl_cmd *cmd, int argc, char **argv)
         case 'a': a.actor = optarg; break;
         case 'n': a.note = optarg; break;
         case 'f': a.from_department = optarg; break;
+        case 't': to = optarg; break;
         case 's':
         case 'u':
             if (verdict >= 0) return ctl_usage(cmd, "--satisfied or --unsatisfied: one of them");
@@ -624,6 +737,22 @@ static int s_action(const struct ctl_cmd *cmd, int argc, char **argv)
     if (!by_dept && !a.actor[0])
         return ctl_usage(cmd, "needs --as %s", is_verify ? "REPORTER" : "UNIT");
     if (is_assign && !a.department[0]) return ctl_usage(cmd, "needs --dept DEPT");
+    /* KIND:CODE, as unit:CODE (a stationed unit, 驻区单位) or volunteer:CODE */
+    const char *who = is_order ? to : is_answer ? a.actor : NULL;
+    if (is_order && !who) return ctl_usage(cmd, "needs --to unit:CODE or volunteer:CODE");
+    if (who) {
+        const char *colon = strchr(who, ':');
+        size_t kl = colon ? (size_t)(colon - who) : 0;
+        if (colon && kl == 4 && strncmp(who, "unit", 4) == 0) a.kind = "station";
+        else if (colon && kl == 7 && strncmp(who, "station", 7) == 0) a.kind = "station";
+        else if (colon && kl == 9 && strncmp(who, "volunteer", 9) == 0) a.kind = "volunteer";
+        if (!a.kind[0] || !colon[1])
+            return ctl_usage(cmd, "%s '%s': unit:CODE (a stationed unit) or volunteer:CODE",
+                             is_order ? "--to" : "--as", who);
+        a.department = (char *)colon + 1;
+        if (is_answer) a.actor = (char *)colon + 1;
+    }
+    if (is_decline && !a.note[0]) return ctl_usage(cmd, "needs --reason TEXT");
     a.action = action;
     if (is_verify) {
         if (verdict < 0) return ctl_usage(cmd, "needs --satisfied or --unsatisfied");
@@ -735,7 +864,7 @@ static int s_list(const struct ctl_cmd *cmd, int argc, char **argv)
             char date[32];
             s_fmt_minute(date, sizeof date, s_case_date(cs));
             printf("%-10s %-16s %-11s ", cs->id, date, s_state(cs->state));
-            s_cell(s_whistle_label(cs->whistle), 17);
+            ctl_cell(s_whistle_label(cs->whistle), 17);
             printf("%-12s %-8s %-6s", cs->lead_unit[0] ? cs->lead_unit : "-",
                    cs->report && cs->report->grid[0] ? cs->report->grid : "-",
                    cs->report && cs->report->matter[0] ? cs->report->matter : "-");
@@ -791,6 +920,68 @@ static int s_escalate(const struct ctl_cmd *cmd, int argc, char **argv)
         for (size_t i = 0; i < ev->n_added_departments; i++)
             printf("%s%s", i ? ", " : " (added ", ev->added_departments[i]);
         printf("%s\n", ev->n_added_departments ? ")" : "");
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* 乡街吹哨: the lead township or street decides a case in REVIEW (routing's Blow). */
+static int s_blow(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    Whistle__V1__Blow b = WHISTLE__V1__BLOW__INIT;
+    static const struct option opts[] = {
+        {"as", 1, 0, 'a'},     {"whistle", 1, 0, 'w'},      {"dept", 1, 0, 'd'},
+        {"to-community", 0, 0, 'c'}, {"reject", 1, 0, 'x'}, {"of", 1, 0, 'o'},
+        {"reason", 1, 0, 'r'}, {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    char *depts[WH_MATTER_MAX_DEPTS];
+    int c;
+    unsigned char seen[256] = {0};
+    while ((c = ctl_getopt_repeat(cmd, argc, argv, opts, seen, "d")) != -1) {
+        switch (c) {
+        case 'a': b.actor = optarg; break;
+        case 'w':
+            if (!(b.whistle = wh_whistle_parse(optarg)))
+                return ctl_usage(cmd, "--whistle must be QUICK, EMERGENCY or TOUGH, got '%s'",
+                                 optarg);
+            break;
+        case 'd':
+            if (b.n_departments == WH_MATTER_MAX_DEPTS)
+                return ctl_usage(cmd, "at most %d --dept", WH_MATTER_MAX_DEPTS);
+            depts[b.n_departments++] = optarg;
+            break;
+        case 'c': b.to_community = 1; break;
+        case 'x': b.reject = optarg; break;
+        case 'o': b.duplicate_of = optarg; break;
+        case 'r': b.reason = optarg; break;
+        case CTL_HELP: return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    b.departments = depts;
+    if (ctl_args(cmd, argc, argv, 1, 1, "a CASE id, such as C00000001")) return EXIT_USAGE;
+    if (s_case_id(cmd, argv[optind])) return EXIT_USAGE;
+    if (!b.actor[0]) return ctl_usage(cmd, "needs --as UNIT (the case's lead township or street)");
+    b.case_id = argv[optind];
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_BLOW;
+    req.blow = &b;
+    Whistle__V1__Reply *r;
+    int rc = s_call(WH_UP_ROUTING, &req, &r);
+    if (rc) return rc;
+    Whistle__V1__ReviewStep *st = r->blow->step;
+    if (g.json) {
+        s_print_json(&st->base);
+    } else if (st->action == WHISTLE__V1__ACTION__REJECT) {
+        printf("%s REJECTED (%s%s%s): %s\n", st->case_id, st->reject,
+               st->duplicate_of[0] ? " of " : "", st->duplicate_of, st->reason);
+    } else {
+        printf("%s %s %s", st->case_id,
+               st->action == WHISTLE__V1__ACTION__BLOW ? "blew" : "handed to community",
+               st->action == WHISTLE__V1__ACTION__BLOW ? wh_whistle_name(st->whistle)
+                                                       : st->community);
+        for (size_t i = 0; i < st->n_departments; i++)
+            printf("%s%s", i ? ", " : " (", st->departments[i]);
+        printf("%s\n", st->n_departments ? ")" : "");
     }
     whistle__v1__reply__free_unpacked(r, NULL);
     return 0;
@@ -958,22 +1149,22 @@ static void s_list_row(json_t *arr, const char *code, const char *name, const ch
         s_json_row(arr, code, name, k1, v1);
         return;
     }
-    s_cell(code, 16);
-    s_cell(name ? name : "", 24);
+    ctl_cell(code, 16);
+    ctl_cell(name ? name : "", 24);
     if (v1 && v1[0]) fputs(v1, stdout);
     printf("\n");
 }
 
 static int s_catalog_list(const struct ctl_cmd *cmd, const char *kind, const char *file)
 {
-    static const char *const kinds[] = {"units", "communities", "grids", "matters",
-                                        "departments", "affairs"};
+    static const char *const kinds[] = {"units",       "communities", "grids",    "matters",
+                                        "departments", "affairs",     "stationed", "volunteers"};
     int k = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         if (strcmp(kind, kinds[i]) == 0) k = i;
     if (k < 0)
         return ctl_usage(cmd, "list what? '%s' is not one of units, communities, grids, matters, "
-                              "departments, affairs", kind);
+                              "departments, affairs, stationed, volunteers", kind);
     struct wh_catalog *cat = s_catalog_load(cmd, file);
     if (!cat) return EXIT_REFUSED;
     json_t *arr = g.json ? json_array() : NULL;
@@ -1009,6 +1200,26 @@ static int s_catalog_list(const struct ctl_cmd *cmd, const char *kind, const cha
         for (size_t i = 0; i < cat->n_departments; i++)
             s_list_row(arr, cat->departments[i].code, cat->departments[i].name, NULL, NULL);
         break;
+    case 6: /* 驻区单位: the 大工委 and 大党委 each is a member of */
+        for (size_t i = 0; i < cat->n_stations; i++) {
+            const struct wh_station *st = &cat->stations[i];
+            size_t n = 0;
+            extra[0] = 0;
+            for (size_t j = 0; j < st->n_streets && n < sizeof extra; j++)
+                n += (size_t)snprintf(extra + n, sizeof extra - n, "%s%s", n ? "," : "",
+                                      st->streets[j]->code);
+            for (size_t j = 0; j < st->n_communities && n < sizeof extra; j++)
+                n += (size_t)snprintf(extra + n, sizeof extra - n, "%s%s", n ? "," : "",
+                                      st->communities[j]->code);
+            s_list_row(arr, st->code, st->name, "member_of", extra);
+        }
+        break;
+    case 7:
+        for (size_t i = 0; i < cat->n_volunteers; i++)
+            s_list_row(arr, cat->volunteers[i].code, cat->volunteers[i].name, "community",
+                       cat->volunteers[i].community->code);
+        break;
+    case 5:
     default:
         for (size_t i = 0; i < cat->n_affairs; i++)
             s_list_row(arr, cat->affairs[i].code, cat->affairs[i].name, NULL, NULL);
@@ -1040,7 +1251,7 @@ static int s_catalog(const struct ctl_cmd *cmd, int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         if (n < 2)
             return ctl_usage(cmd, "list needs a KIND: units, communities, grids, matters, "
-                                  "departments or affairs");
+                                  "departments, affairs, stationed or volunteers");
         return s_catalog_list(cmd, argv[optind + 1], n == 3 ? argv[optind + 2] : NULL);
     }
     return ctl_usage(cmd, "unknown '%s' (check or list)", sub);
@@ -1061,13 +1272,15 @@ static int s_figures(const struct ctl_cmd *cmd, int argc, char **argv)
     Whistle__V1__Figures q = WHISTLE__V1__FIGURES__INIT;
     static const struct option opts[] = {{"period", 1, 0, 'p'}, {"by", 1, 0, 'b'},
                                          {"csv", 0, 0, 'c'},    {"json", 0, 0, 'j'},
-                                         {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+                                         {"unit", 1, 0, 'u'},   {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c, csv = 0;
     unsigned char seen[256] = {0};
     while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
         switch (c) {
         case 'p': q.period = optarg; break;
         case 'b': q.by = optarg; break;
+        case 'u': q.unit = optarg; break;
         case 'c': csv = 1; break;
         case 'j': g.json = 1; break;
         case CTL_HELP: return 0;
@@ -1085,11 +1298,28 @@ static int s_figures(const struct ctl_cmd *cmd, int argc, char **argv)
     Whistle__V1__Reply *r;
     int rc = s_call(WH_UP_TRACKING, &req, &r);
     if (rc) return rc;
-    if (g.json) s_print_json(&r->figures->base);
+    if (g.json) ctl_figures_json(r->figures);
+    else if (csv && s_figures_by(r->figures, "issuer")) s_figures_issuer_csv(r->figures);
+    else if (csv && s_figures_by(r->figures, "assignee")) s_figures_assignee_csv(r->figures);
     else if (csv) s_figures_csv(r->figures);
+    else if (s_figures_by(r->figures, "issuer")) s_figures_issuer_table(r->figures);
+    else if (s_figures_by(r->figures, "assignee")) s_figures_assignee_table(r->figures);
     else s_figures_table(r->figures);
     whistle__v1__reply__free_unpacked(r, NULL);
+    if (g.json || csv || !q.unit[0] || strcmp(q.by[0] ? q.by : "department", "department"))
+        return 0;
+    /* the departments over a township's cases, then the township's own scorecard */
+    q.by = "township";
+    if ((rc = s_call(WH_UP_TRACKING, &req, &r))) return rc;
+    ctl_scorecard_print(stdout, r->figures);
+    whistle__v1__reply__free_unpacked(r, NULL);
     return 0;
+}
+
+static int s_bulletin(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    const struct ctl_bulletin_env env = {g.json, s_call, cmd};
+    return ctl_bulletin_run(&env, argc, argv);
 }
 
 /* report with --period is the figures; without, a problem reported */
@@ -1239,6 +1469,19 @@ static int s_tail(const struct ctl_cmd *cmd, int argc, char **argv)
     return ctl_tail_run(&env, argc, argv);
 }
 
+/* ---- ledger: a grid's book (ledger.c) ------------------------------------------------------ */
+
+static int s_call_tracking(Whistle__V1__Request *req, Whistle__V1__Reply **reply)
+{
+    return s_call(WH_UP_TRACKING, req, reply);
+}
+
+static int s_ledger(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    const struct ctl_ledger_env env = {g.json, s_call_tracking, cmd};
+    return ctl_ledger_run(&env, argc, argv);
+}
+
 /* ---- the commands ------------------------------------------------------------------------- */
 
 #define S_CASE_FLAGS_NOTE "  --note TEXT     a line for the case's history (optional)\n"
@@ -1252,7 +1495,8 @@ static const struct ctl_cmd s_commands[] = {
      s_ping, 0},
     {"report",
      "--grid G --matter M --description TEXT --reporter WHO [options]\n"
-     "       whistlectl report --period P [--by department|township|grid] [--csv]",
+     "       whistlectl report --period P [--by department|township|grid|assignee|issuer]\n"
+     "                         [--unit U] [--csv]",
      "Report a problem (prints the case id); with --period, the assessment figures.",
      "Reporting:\n"
      "  --grid G                the grid (whistlectl catalog list grids)\n"
@@ -1272,11 +1516,29 @@ static const struct ctl_cmd s_commands[] = {
      "Figures (周调度/月通报/季点评/年考核):\n"
      "  --period P              an ISO week 2026-W48, month 2026-11, quarter 2026-Q4, year 2026\n"
      "  --by KIND               department (default), township or grid\n"
-     "  --csv | --json          export (RFC 4180 CSV, or JSON)\n\n"
+     "  --unit U                only the cases township or street U leads; by department,\n"
+     "                          followed by U's own scorecard; by township, U's row only\n"
+     "  --csv | --json          export (RFC 4180 CSV, or JSON); a rate with no value is \"—\",\n"
+     "                          an empty CSV cell, a JSON null\n\n"
      "Example:\n"
      "  whistlectl report --grid g001 --matter m01 --description '占道经营' --reporter r1\n"
-     "  whistlectl report --period 2026-11 --by township\n",
+     "  whistlectl report --period 2026-11 --by township\n"
+     "  whistlectl report --period 2026-11 --by department --unit xinzhou\n",
      s_report_or_figures, 0},
+    {"bulletin", "--period P [--unit U] --format md|html|csv [--out FILE] [--overdue N]",
+     "The period's bulletin (周调度/月通报/季点评/年考核) as a document to circulate.",
+     "  --period P      an ISO week 2026-W48 (周调度), a month 2026-11 (月通报), a quarter\n"
+     "                  2026-Q4 (季点评) or a year 2026 (年考核)\n"
+     "  --unit U        one township or street: its cases, its grids and its scorecard\n"
+     "  --format F      md (markdown), html (one self-contained file) or csv (a block per\n"
+     "                  section, the first cell naming it)\n"
+     "  --out FILE      write FILE (whole or not at all) instead of standard output\n"
+     "  --overdue N     the worst N overdue cases, 1..100 (default 10)\n"
+     "Sections: the departments ranked beside the previous period, the townships ranked (or\n"
+     "U's scorecard), the worst overdue cases, every escalation to 督办 and above, the\n"
+     "departments with missed check-ins, the grid staff under 5 hours a week.\n"
+     "\nExample:\n  whistlectl bulletin --period 2026-11 --format html --out 2026-11.html\n",
+     s_bulletin, 0},
     {"show", "CASE", "A case: its state, whistle, departments, deadlines and full history.",
      "CASE is a case id such as C00000001 (whistlectl list shows them).\n\n"
      "Example:\n  whistlectl show C00000001\n",
@@ -1333,6 +1595,26 @@ static const struct ctl_cmd s_commands[] = {
      "  --dept D        the department\n"
      "\nExample:\n  whistlectl release C00000001 --dept cg\n",
      s_action, WHISTLE__V1__ACTION__RELEASE},
+    {"order", "CASE --as COMMUNITY --to unit:CODE|volunteer:CODE [--note TEXT]",
+     "The community dispatches a resident's order to a stationed unit or volunteer (社区派单).",
+     "  --as COMMUNITY  the community leading the order (群众点单)\n"
+     "  --to WHO        unit:CODE (a stationed unit, 驻区单位, on the community's 大党委 or its\n"
+     "                  street's 大工委) or volunteer:CODE (a party-member volunteer of the\n"
+     "                  community): whistlectl catalog list stationed | volunteers\n" S_CASE_FLAGS_NOTE
+     "\nExample:\n  whistlectl order C00000001 --as north-01 --to unit:power\n",
+     s_action, WHISTLE__V1__ACTION__ORDER},
+    {"accept", "CASE --as unit:CODE|volunteer:CODE [--note TEXT]",
+     "A stationed unit or volunteer takes the order dispatched to it (接单).",
+     "  --as WHO        unit:CODE or volunteer:CODE, the one the order went to\n" S_CASE_FLAGS_NOTE
+     "Then: whistlectl progress|complete CASE --dept CODE, as a department does.\n"
+     "\nExample:\n  whistlectl accept C00000001 --as volunteer:pm-n1\n",
+     s_action, WHISTLE__V1__ACTION__ACCEPT},
+    {"decline", "CASE --as unit:CODE|volunteer:CODE --reason TEXT",
+     "A stationed unit or volunteer declines an order; the community dispatches it again.",
+     "  --as WHO        unit:CODE or volunteer:CODE, the one the order went to\n"
+     "  --reason TEXT   why (required)\n"
+     "\nExample:\n  whistlectl decline C00000001 --as unit:power --reason '人手不足'\n",
+     s_action, WHISTLE__V1__ACTION__DECLINE},
     {"escalate", "CASE --as UNIT [--whistle QUICK|EMERGENCY|TOUGH] [--reason TEXT]",
      "The lead township or street raises the whistle on a case by hand.",
      "  --as UNIT       the case's lead unit\n"
@@ -1340,6 +1622,21 @@ static const struct ctl_cmd s_commands[] = {
      "  --reason TEXT   why, for the case's history\n"
      "\nExample:\n  whistlectl escalate C00000001 --as xinzhou --reason '群众反映强烈'\n",
      s_escalate, 0},
+    {"blow",
+     "CASE --as UNIT [--whistle W] [--dept D ...] | --to-community | --reject duplicate --of C "
+     "--reason TEXT | --reject not-a-matter --reason TEXT",
+     "The lead township or street decides a case in REVIEW (乡街吹哨).",
+     "  --as UNIT        the case's lead unit\n"
+     "  --whistle W      QUICK, EMERGENCY or TOUGH (default: the matter's)\n"
+     "  --dept D         a department to blow for; repeat it for each (default: the matter's)\n"
+     "  --to-community   hand the case to the grid's community to handle, no department\n"
+     "  --reject WHY     duplicate (with --of CASE) or not-a-matter: the case ends REFUSED\n"
+     "  --of CASE        the case it repeats (--reject duplicate)\n"
+     "  --reason TEXT    what the reporter reads (required with --reject)\n"
+     "\nExample:\n  whistlectl blow C00000001 --as xinzhou --whistle TOUGH --dept cg --dept scjg\n"
+     "  whistlectl blow C00000002 --as xinzhou --reject duplicate --of C00000001 "
+     "--reason '同一处占道'\n",
+     s_blow, 0},
     {"visit", "--grid G --staff NAME (--hours H | --minutes M) [--date YYYY-MM-DD] [--note TEXT]",
      "A grid leader or worker logs a visit to their grid (一格一账本).",
      "  --grid G        the grid\n"
@@ -1350,6 +1647,19 @@ static const struct ctl_cmd s_commands[] = {
      "  --note TEXT     what was collected (民情)\n"
      "\nExample:\n  whistlectl visit --grid g001 --staff 张三 --hours 2 --note '走访独居老人'\n",
      s_visit, 0},
+    {"ledger", "--grid G [--period P] [--json | --csv]",
+     "A grid's book (一格一账本): staff, visits and notes, cases, open items.",
+     "  --grid G        the grid (whistlectl catalog list grids)\n"
+     "  --period P      an ISO week 2026-W48, month 2026-11, quarter 2026-Q4 or year 2026\n"
+     "                  (default: this month)\n"
+     "  --json          the book as one JSON object\n"
+     "  --csv           one RFC 4180 table, a `section` column (grid, staff, visit, case,\n"
+     "                  open) first; each section fills its own columns\n"
+     "Sections: the grid's community, township or street and households; its 1+3 staff with\n"
+     "the hours and visits of the period; each visit with its note (民情); the cases reported\n"
+     "in the grid in the period with their dates; every case of the grid still open.\n"
+     "\nExample:\n  whistlectl ledger --grid g001 --period 2026-11\n",
+     s_ledger, 0},
     {"visits", "--week 2026-W48 [--grid G] [--short]",
      "The week's visit hours of grid staff, flagged under 5 hours.",
      "  --week W        an ISO week\n"
@@ -1359,7 +1669,8 @@ static const struct ctl_cmd s_commands[] = {
      s_visits, 0},
     {"tail", "TOPIC [--from SEQ | --cursor FILE] [--from-oldest] [--count N] [--idle-exit MS]",
      "Every entry of a topic once and in order: replayed, then live.",
-     "TOPIC is all/, district/, dept/CODE/, unit/CODE/, grid/CODE/ or case/ID/.\n"
+     "TOPIC is all/, district/, dept/CODE/, unit/CODE/, grid/CODE/, case/ID/, community/CODE/\n"
+     "(a community's orders and tasks), station/CODE/ or volunteer/CODE/ (their orders).\n"
      "  --from SEQ     start at SEQ\n"
      "  --cursor FILE  start after the sequence FILE holds, and keep it there: the last\n"
      "                 sequence printed, written atomically after each batch (--from wins)\n"
@@ -1381,7 +1692,8 @@ static const struct ctl_cmd s_commands[] = {
     {"catalog", "check FILE | list KIND [FILE]",
      "Check a district catalog, or list its codes and names.",
      "  check FILE       validate FILE and print its summary\n"
-     "  list KIND [FILE] units, communities, grids, matters, departments or affairs of FILE\n"
+     "  list KIND [FILE] units, communities, grids, matters, departments, affairs, stationed\n"
+     "                   or volunteers of FILE\n"
      "                   (default: $WHISTLE_CATALOG, else deploy/catalog/default.json)\n"
      "\nExample:\n  whistlectl catalog list departments\n",
      s_catalog, 0},

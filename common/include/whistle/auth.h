@@ -27,6 +27,8 @@ enum wh_kind {
     WH_KIND_INTEGRATOR,  /* an app, hotline or sensor: submits reports, relays verifications */
     WH_KIND_SERVICE,     /* one of whistle's services, following another */
     WH_KIND_OPERATOR,    /* the district's operators (whistlectl): anything */
+    WH_KIND_STATION,     /* a unit stationed in the district (驻区单位): answers its orders */
+    WH_KIND_VOLUNTEER,   /* a party-member volunteer: answers its orders */
 };
 
 struct wh_identity {
