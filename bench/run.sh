@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# Builds whistle (Release) and benchmarks it against the bare baseline of the machine.
+# Builds whistle (Release) and benchmarks it, in one run, against what the machine allows and
+# against a well-known system doing the same job:
+#
+#   whistle       reports over ZeroMQ (SubmitReport to intake), dispatches seen on notification's
+#                 dept topics
+#   http          the same pipeline entered through the gateway: Open311 POST requests.json
+#                 (answered after intake's durable commit), dispatches seen as above
+#   baseline      four bare hops of ZeroMQ receive -> durable LMDB commit -> send
+#   alertmanager  Prometheus Alertmanager (Debian prometheus-alertmanager): each report an alert
+#                 POSTed to its API, each dispatch a webhook it delivers to one receiver per
+#                 department (routed by dept_<code> labels; its acknowledgement is not durable)
 #
 #   bench/run.sh                 both modes: paced 10,000/s for 10 s, then saturating 50,000
 #   BENCH_MODES=paced bench/run.sh      one mode only (paced | saturating)
+#   BENCH_SYSTEMS="whistle http" bench/run.sh   some systems only (whistle http baseline
+#                                                alertmanager; default all four)
 #
-# For each mode: starts the four services on loopback with a fresh data folder and the default
-# catalog, runs whistle-bench against them, stops them (SIGTERM), then runs the baseline (four
-# bare hops of ZeroMQ receive -> durable LMDB commit -> send) with the same load. Prints one
-# table; the full reports and service logs are kept under bench/results/<date>/.
+# For each mode and system: starts what it needs on loopback with a fresh data folder and the
+# default catalog, runs whistle-bench against it, stops it. Prints one table with every
+# system's ratio to whistle's ZeroMQ path; the full reports and logs are kept under
+# bench/results/<date>/.
 #
 # Knobs (environment): BENCH_RATE (10000), BENCH_SECONDS (10), BENCH_COUNT (50000, saturating),
 # BENCH_CLIENTS (4), BENCH_WINDOW (64), BENCH_TMP (parent of the data folder, default $TMPDIR
 # or /tmp), BENCH_SERVICE_ARGS (extra flags for the four services, e.g. "--heartbeat-ms 10"),
 # BENCH_KEEP=1 (keep the data folder), BENCH_PERF=1 (count each service's fdatasync calls,
 # i.e. durable commits, with perf), BENCH_PORT_BASE (27100: the services listen on base+0/1,
-# +10/11, +20/21, +30/31, so a whistle on the default ports 7100.. is left alone).
+# +10/11, +20/21, +30/31, the gateway on +40, Alertmanager on +50 and its receivers on +51,
+# so a whistle on the default ports 7100.. is left alone).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$top/build-bench}
@@ -25,6 +38,7 @@ count=${BENCH_COUNT:-50000}
 clients=${BENCH_CLIENTS:-4}
 window=${BENCH_WINDOW:-64}
 modes=${BENCH_MODES:-paced saturating}
+systems=${BENCH_SYSTEMS:-whistle http baseline alertmanager}
 read -r -a svc_args <<<"${BENCH_SERVICE_ARGS:-}"
 services=(intake routing tracking notification)
 port_base=${BENCH_PORT_BASE:-27100}
@@ -36,11 +50,22 @@ for i in 0 1 2 3; do
   export "WHISTLE_${S}_EVENTS=tcp://127.0.0.1:$((port_base + 10 * i + 1))"
   ports+=($((port_base + 10 * i)) $((port_base + 10 * i + 1)))
 done
+http_port=$((port_base + 40))
+am_port=$((port_base + 50))
+receiver_port=$((port_base + 51))
+ports+=("$http_port" "$am_port" "$receiver_port")
 
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWHISTLE_WERROR=ON -DBUILD_TESTING=OFF \
   >/dev/null
-cmake --build "$build" -j"$(nproc)" --target whistle-bench whistlectl \
+cmake --build "$build" -j"$(nproc)" --target whistle-bench whistlectl whistle-gateway \
   whistle-intake whistle-routing whistle-tracking whistle-notification >/dev/null
+case " $systems " in *" alertmanager "*)
+  command -v prometheus-alertmanager >/dev/null || {
+    echo "bench/run.sh: the alertmanager comparison needs Debian's prometheus-alertmanager" \
+      "(apt-get install prometheus-alertmanager), or leave it out of BENCH_SYSTEMS" >&2
+    exit 2
+  } ;;
+esac
 bench=$build/bench/whistle-bench
 ctl=$build/tools/whistlectl/whistlectl
 
@@ -106,6 +131,48 @@ echo "services on 127.0.0.1:$port_base..$((port_base + 31))"
 echo "load: $clients clients x window $window; paced $rate/s for $seconds s; saturating $count"
 echo
 
+# the gateway in front of the services: one integrator key for the bench
+start_gateway() { # $1: data folder
+  echo "bench-key-0123456789abcdef integrator bench" >"$1/api-keys"
+  "$build/services/whistle-gateway" --http "127.0.0.1:$http_port" --api-keys "$1/api-keys" \
+    --catalog "$catalog" \
+    >"$1/log/gateway.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench/run.sh: the gateway did not become ready; see $1/log/gateway.log" >&2
+  exit 1
+}
+
+# Alertmanager with one webhook receiver per department of the catalog
+start_alertmanager() { # $1: data folder
+  mkdir -p "$1/log"
+  {
+    printf 'route:\n  receiver: drop\n  group_by: [case]\n  group_wait: 0s\n'
+    printf '  group_interval: 1s\n  repeat_interval: 24h\n  routes:\n'
+    for d in $("$ctl" --json catalog list departments "$catalog" | grep -o '"code":"[^"]*"' | cut -d'"' -f4); do
+      printf '    - matchers: [dept_%s="1"]\n      receiver: %s\n      continue: true\n' "$d" "$d"
+    done
+    printf 'receivers:\n  - name: drop\n'
+    for d in $("$ctl" --json catalog list departments "$catalog" | grep -o '"code":"[^"]*"' | cut -d'"' -f4); do
+      printf '  - name: %s\n    webhook_configs:\n      - url: http://127.0.0.1:%s/%s\n        send_resolved: false\n' \
+        "$d" "$receiver_port" "$d"
+    done
+  } >"$1/alertmanager.yml"
+  prometheus-alertmanager --config.file="$1/alertmanager.yml" --storage.path="$1/am" \
+    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
+    >"$1/log/alertmanager.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$am_port/-/ready" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench/run.sh: Alertmanager did not become ready; see $1/log/alertmanager.log" >&2
+  exit 1
+}
+
 for mode in $modes; do
   case $mode in
   paced) load=(--rate "$rate" --duration "$seconds") ;;
@@ -114,80 +181,95 @@ for mode in $modes; do
   esac
   common=(--clients "$clients" --window "$window" --catalog "$catalog" --label "$mode")
 
-  echo "== $mode: whistle"
-  data=$root/$mode-whistle
-  start_services "$data"
-  cpu0=$(cpu_of "${pids[@]}")
-  if [ "${BENCH_PERF:-0}" = 1 ]; then
-    perf stat -e syscalls:sys_enter_fdatasync --per-thread -x, -o "$results/$mode-whistle.perf" \
-      -p "$(IFS=,; echo "${pids[*]}")" &
-    perf_pid=$!
-  fi
-  "$bench" "${load[@]}" "${common[@]}" >"$results/$mode-whistle.txt" \
-    2>"$results/$mode-whistle.progress" || echo "   (whistle-bench reported a problem; see below)"
-  cpu1=$(cpu_of "${pids[@]}")
-  if [ "${BENCH_PERF:-0}" = 1 ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
-  stop_services
-  cp -r "$data/log" "$results/$mode-whistle-logs"
-  sed -n '/^whistle, /,/^  verdict/p' "$results/$mode-whistle.txt"
-  paste -d' ' <(echo "$cpu0" | tr ' ' '\n') <(echo "$cpu1" | tr ' ' '\n') |
-    awk -v names="${services[*]}" 'BEGIN { split(names, n, " ") }
-      { printf "%s%s %.2f s", NR == 1 ? "  CPU during the run: " : ", ", n[NR], $2 - $1 }
-      END { print "" }'
-  if [ "${BENCH_PERF:-0}" = 1 ]; then
-    awk -F, '$1 ~ /whistle-/ && $2 > 0 { sub(/-[0-9]+$/, "", $1); printf "%s%s %s", sep, $1, $2; sep = ", " }
-      END { print "" }' "$results/$mode-whistle.perf" | sed 's/^/  fdatasync calls: /'
-  fi
-  # anything but info in the service logs is worth a look
-  if grep -hv ' info ' "$data"/log/*.log | grep -q .; then
-    echo "   service log lines that are not info:"
-    grep -Hv ' info ' "$data"/log/*.log | head -5 | sed 's/^/     /'
-  fi
-
-  echo "== $mode: baseline"
-  "$bench" --baseline --data "$root/$mode-baseline" "${load[@]}" "${common[@]}" \
-    >"$results/$mode-baseline.txt" 2>"$results/$mode-baseline.progress" ||
-    echo "   (whistle-bench reported a problem; see below)"
-  sed -n '/^baseline hops:/,/^  verdict/p' "$results/$mode-baseline.txt"
+  for system in $systems; do
+  case $system in
+  whistle | http)
+    echo "== $mode: $system"
+    data=$root/$mode-$system
+    start_services "$data"
+    extra=()
+    if [ "$system" = http ]; then
+      start_gateway "$data"
+      extra=(--http "http://127.0.0.1:$http_port" --api-key bench-key-0123456789abcdef)
+    fi
+    cpu0=$(cpu_of "${pids[@]}")
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+      perf stat -e syscalls:sys_enter_fdatasync --per-thread -x, -o "$results/$mode-$system.perf" \
+        -p "$(IFS=,; echo "${pids[*]}")" &
+      perf_pid=$!
+    fi
+    "$bench" "${load[@]}" "${common[@]}" "${extra[@]}" >"$results/$mode-$system.txt" \
+      2>"$results/$mode-$system.progress" || echo "   (whistle-bench reported a problem; see below)"
+    cpu1=$(cpu_of "${pids[@]}")
+    if [ "${BENCH_PERF:-0}" = 1 ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+    stop_services
+    cp -r "$data/log" "$results/$mode-$system-logs"
+    sed -n '/^whistle.*, /,/^  verdict/p' "$results/$mode-$system.txt"
+    names="${services[*]}"
+    [ "$system" = http ] && names="$names gateway"
+    paste -d' ' <(echo "$cpu0" | tr ' ' '\n') <(echo "$cpu1" | tr ' ' '\n') |
+      awk -v names="$names" 'BEGIN { split(names, n, " ") }
+        { printf "%s%s %.2f s", NR == 1 ? "  CPU during the run: " : ", ", n[NR], $2 - $1 }
+        END { print "" }'
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+      awk -F, '$1 ~ /whistle-/ && $2 > 0 { sub(/-[0-9]+$/, "", $1); printf "%s%s %s", sep, $1, $2; sep = ", " }
+        END { print "" }' "$results/$mode-$system.perf" | sed 's/^/  fdatasync calls: /'
+    fi
+    # anything but info in the service logs is worth a look
+    if grep -hv ' info ' "$data"/log/*.log | grep -q .; then
+      echo "   log lines that are not info:"
+      grep -Hv ' info ' "$data"/log/*.log | head -5 | sed 's/^/     /'
+    fi
+    ;;
+  baseline)
+    echo "== $mode: baseline"
+    "$bench" --baseline --data "$root/$mode-baseline" "${load[@]}" "${common[@]}" \
+      >"$results/$mode-baseline.txt" 2>"$results/$mode-baseline.progress" ||
+      echo "   (whistle-bench reported a problem; see below)"
+    sed -n '/^baseline hops:/,/^  verdict/p' "$results/$mode-baseline.txt"
+    ;;
+  alertmanager)
+    echo "== $mode: alertmanager"
+    data=$root/$mode-alertmanager
+    start_alertmanager "$data"
+    cpu0=$(cpu_of "${pids[@]}")
+    "$bench" --alertmanager "http://127.0.0.1:$am_port" --receiver-port "$receiver_port" \
+      "${load[@]}" "${common[@]}" >"$results/$mode-alertmanager.txt" \
+      2>"$results/$mode-alertmanager.progress" || echo "   (whistle-bench reported a problem; see below)"
+    cpu1=$(cpu_of "${pids[@]}")
+    stop_services
+    cp -r "$data/log" "$results/$mode-alertmanager-logs"
+    sed -n '/^alertmanager, /,/^  verdict/p' "$results/$mode-alertmanager.txt"
+    echo "  CPU during the run: alertmanager $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') s"
+    ;;
+  *) echo "bench/run.sh: unknown system '$system' (whistle http baseline alertmanager)" >&2; exit 2 ;;
+  esac
   echo
+  done
 done
 
 grep -h '^RESULT' "$results"/*.txt >"$results/results.txt" || true
 {
-  echo "end to end: accepted -> dispatch first seen on a dept topic (cases/s; latency ms)"
+  echo "end to end: accepted -> dispatch first seen by the department (cases/s; latency ms);"
+  echo "ratio: throughput of each system / whistle's over ZeroMQ in the same mode"
   awk '
     function v(k,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
-    /^RESULT/ { m = v("mode"); s = v("system"); seen[m] = 1
+    /^RESULT/ { m = v("mode"); s = v("system"); seen[m, s] = 1
                 tp[m, s] = v("e2e_tput"); p50[m, s] = v("e2e_p50"); p99[m, s] = v("e2e_p99")
                 atp[m, s] = v("ack_tput"); a50[m, s] = v("ack_p50"); a99[m, s] = v("ack_p99")
                 ok[m, s] = v("ok"); acc[m, s] = v("accepted"); n[m, s] = v("n")
                 rec[m, s] = v("recovered_cases"); miss[m, s] = v("missing") }
-    function row(m, T, P50, P99,   w, b, ratio) {
-      w = T[m, "whistle"]; b = T[m, "baseline"]; ratio = "-"
-      if (b > 0 && w != "" && P50[m, "baseline"] > 0 && P99[m, "baseline"] > 0)
-        ratio = sprintf("x%.3f tput, x%.1f p50, x%.1f p99", w / b,
-                        P50[m, "whistle"] / P50[m, "baseline"], P99[m, "whistle"] / P99[m, "baseline"])
-      printf "%-11s | %9s %8s %8s | %9s %8s %8s | %s\n", m, w, P50[m, "whistle"],
-             P99[m, "whistle"], b, P50[m, "baseline"], P99[m, "baseline"], ratio
-    }
-    function table(T, P50, P99,   i, k, order) {
-      printf "%-11s | %9s %8s %8s | %9s %8s %8s | %s\n", "mode", "whistle/s", "p50", "p99",
-             "base/s", "p50", "p99", "whistle/baseline"
-      k = split("paced saturating", order, " ")
-      for (i = 1; i <= k; i++) if (order[i] in seen) row(order[i], T, P50, P99) }
     END {
-      table(tp, p50, p99)
-      print ""
-      print "ack: SubmitReport -> reply after intake'"'"'s commit (baseline: after hop 1'"'"'s commit)"
-      table(atp, a50, a99)
-      print ""
-      k = split("paced saturating", order, " ")
-      for (i = 1; i <= k; i++) { m = order[i]; if (!(m in seen)) continue
-        st = ok[m, "whistle"] == 1 ? "ok" : "INCOMPLETE"
-        sb = ok[m, "baseline"] == 1 ? "ok" : "INCOMPLETE"
-        printf "%-11s whistle: %s/%s accepted, %s case(s) recovered by replay, %s missing, %s;",
-               m, acc[m, "whistle"], n[m, "whistle"], rec[m, "whistle"], miss[m, "whistle"], st
-        printf " baseline: %s/%s accepted, %s\n", acc[m, "baseline"], n[m, "baseline"], sb
+      printf "%-11s %-13s | %9s %8s %8s | %9s %8s %8s | %7s | %s\n", "mode", "system",
+             "e2e/s", "p50", "p99", "ack/s", "p50", "p99", "ratio", "verdict"
+      km = split("paced saturating", modes, " ")
+      ks = split("whistle whistle-http baseline alertmanager", syss, " ")
+      for (i = 1; i <= km; i++) for (j = 1; j <= ks; j++) {
+        m = modes[i]; s = syss[j]; if (!((m, s) in seen)) continue
+        w = tp[m, "whistle"]; ratio = (w > 0) ? sprintf("x%.2f", tp[m, s] / w) : "-"
+        printf "%-11s %-13s | %9s %8s %8s | %9s %8s %8s | %7s | %s/%s accepted, %s recovered by replay, %s missing, %s\n",
+               m, s, tp[m, s], p50[m, s], p99[m, s], atp[m, s], a50[m, s], a99[m, s], ratio,
+               acc[m, s], n[m, s], rec[m, s], miss[m, s], ok[m, s] == 1 ? "ok" : "INCOMPLETE"
       }
     }' "$results/results.txt"
 } | tee "$results/table.txt"

@@ -25,10 +25,13 @@
 #include "whistle/error.h"
 #include "whistle/options.h"
 #include "whistle/store.h"
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <lmdb.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,6 +64,10 @@ struct bench_opts {
     int settle_ms;            /* wait this long without a new dispatch before giving up */
     int reply_timeout_ms;     /* a client gives up after this long without a reply */
     uint64_t skip_live;       /* self-check: ignore every k-th live dispatch (0 = none) */
+    const char *http_url;     /* the gateway: reports as Open311 POST requests.json */
+    const char *api_key;      /* ... with this api_key */
+    const char *alertmanager; /* Alertmanager: reports as alerts, dispatches as webhooks */
+    int receiver_port;        /* ... delivered to this port, /<dept> */
 };
 
 /* One run: the load, and what was seen of each request and each case. Case index = case
@@ -315,6 +322,199 @@ out:
     return NULL;
 }
 
+/* ---- HTTP clients: Open311 through the gateway, or alerts to Alertmanager ----------------- */
+
+#define BENCH_HTTP_BODY 2048
+#define BENCH_HTTP_RESP 1024
+
+struct hreq {
+    CURL *e;
+    uint64_t g;
+    char body[BENCH_HTTP_BODY];
+    char resp[BENCH_HTTP_RESP];
+    size_t rlen;
+    struct curl_slist *hdr;
+};
+
+static size_t s_http_write(char *p, size_t sz, size_t n, void *u)
+{
+    struct hreq *h = u;
+    size_t k = sz * n, room = sizeof h->resp - 1 - h->rlen;
+    memcpy(h->resp + h->rlen, p, k < room ? k : room);
+    h->rlen += k < room ? k : room;
+    h->resp[h->rlen] = 0;
+    return k;
+}
+
+/* Appends "&name=value" (value escaped) to body; 0 or -1 when it does not fit. */
+static int s_form(CURL *e, char *body, size_t cap, const char *name, const char *value)
+{
+    char *esc = curl_easy_escape(e, value, 0);
+    size_t n = strlen(body);
+    int w = snprintf(body + n, cap - n, "%s%s=%s", n ? "&" : "", name, esc ? esc : "");
+    curl_free(esc);
+    return w < 0 || (size_t)w >= cap - n ? -1 : 0;
+}
+
+/* Builds request g on h: an Open311 POST requests.json, or one alert for Alertmanager. */
+static int s_http_build(struct run *r, struct hreq *h, uint64_t g)
+{
+    const struct bench_opts *o = r->o;
+    const struct wh_grid *grid = &r->cat->grids[g % r->cat->n_grids];
+    const struct wh_matter *matter = &r->cat->matters[g % r->cat->n_matters];
+    char url[512], desc[200], reporter[32], key[96];
+    snprintf(desc, sizeof desc,
+             "bench report %08" PRIu64 ": %s, by the north gate of the market, "
+             "third stall from the east",
+             g, matter->name);
+    snprintf(reporter, sizeof reporter, "resident-%04u", (unsigned)(g % 10000));
+    h->g = g;
+    h->rlen = 0;
+    h->resp[0] = 0;
+    h->body[0] = 0;
+    curl_slist_free_all(h->hdr);
+    h->hdr = NULL;
+    if (o->alertmanager) {
+        /* one alert per case, a label per department it must reach: routed with continue */
+        size_t n = (size_t)snprintf(h->body, sizeof h->body,
+                                    "[{\"labels\":{\"alertname\":\"whistle\",\"case\":\"%" PRIu64
+                                    "\",\"grid\":\"%s\",\"matter\":\"%s\"",
+                                    g + 1, grid->code, matter->code);
+        for (size_t i = 0; i < matter->n_departments && n < sizeof h->body; i++)
+            n += (size_t)snprintf(h->body + n, sizeof h->body - n, ",\"dept_%s\":\"1\"",
+                                  matter->departments[i]->code);
+        if (n < sizeof h->body)
+            n += (size_t)snprintf(h->body + n, sizeof h->body - n,
+                                  "},\"annotations\":{\"description\":\"%s\",\"reporter\":\"%s\"}}]",
+                                  desc, reporter);
+        if (n >= sizeof h->body) return -1;
+        snprintf(url, sizeof url, "%s/api/v2/alerts", o->alertmanager);
+        h->hdr = curl_slist_append(h->hdr, "Content-Type: application/json");
+    } else {
+        if (s_form(h->e, h->body, sizeof h->body, "api_key", o->api_key) ||
+            s_form(h->e, h->body, sizeof h->body, "service_code", matter->code) ||
+            s_form(h->e, h->body, sizeof h->body, "attribute[grid]", grid->code) ||
+            s_form(h->e, h->body, sizeof h->body, "description", desc) ||
+            s_form(h->e, h->body, sizeof h->body, "address_string", "block 3, unit 2") ||
+            s_form(h->e, h->body, sizeof h->body, "device_id", reporter))
+            return -1;
+        snprintf(url, sizeof url, "%s/requests.json", o->http_url);
+        snprintf(key, sizeof key, "Idempotency-Key: bench-%s-%" PRIu64, r->run_id, g);
+        h->hdr = curl_slist_append(h->hdr, key);
+    }
+    h->hdr = curl_slist_append(h->hdr, "Expect:"); /* no 100-continue round trip */
+    curl_easy_setopt(h->e, CURLOPT_URL, url);
+    curl_easy_setopt(h->e, CURLOPT_POSTFIELDS, h->body);
+    curl_easy_setopt(h->e, CURLOPT_HTTPHEADER, h->hdr);
+    return 0;
+}
+
+/* One answer: an Open311 [{"service_request_id":"C00000042"}], or Alertmanager's 200. */
+static void s_http_done(struct run *r, struct hreq *h, CURLcode res, int64_t now)
+{
+    long status = 0;
+    curl_easy_getinfo(h->e, CURLINFO_RESPONSE_CODE, &status);
+    if (res != CURLE_OK || status != 200) {
+        atomic_fetch_add(&r->refused, 1);
+        char what[64];
+        snprintf(what, sizeof what, "%s, HTTP %ld", curl_easy_strerror(res), status);
+        s_note_error(r, "refused: %s: %.150s", what, h->resp);
+        return;
+    }
+    if (r->o->alertmanager) {
+        s_record_ack(r, h->g, h->g + 1, now);
+        return;
+    }
+    json_error_t je;
+    json_t *j = json_loads(h->resp, 0, &je);
+    const char *id = json_string_value(json_object_get(json_array_get(j, 0), "service_request_id"));
+    if (id && id[0] == 'C') s_record_ack(r, h->g, strtoull(id + 1, NULL, 10), now);
+    else s_note_error(r, "odd answer '%.150s'%s", h->resp, "");
+    json_decref(j);
+}
+
+static void *s_http_client_main(void *arg)
+{
+    struct client *c = arg;
+    struct run *r = c->r;
+    const struct bench_opts *o = r->o;
+    CURLM *m = curl_multi_init();
+    struct hreq *slots = calloc((size_t)o->window, sizeof *slots);
+    struct hreq **idle = calloc((size_t)o->window, sizeof *idle);
+    int n_idle = 0;
+    if (!m || !slots || !idle) goto out;
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->window);
+    for (int i = 0; i < o->window; i++) {
+        slots[i].e = curl_easy_init();
+        curl_easy_setopt(slots[i].e, CURLOPT_WRITEFUNCTION, s_http_write);
+        curl_easy_setopt(slots[i].e, CURLOPT_WRITEDATA, &slots[i]);
+        curl_easy_setopt(slots[i].e, CURLOPT_PRIVATE, &slots[i]);
+        curl_easy_setopt(slots[i].e, CURLOPT_TIMEOUT_MS, (long)o->reply_timeout_ms);
+        curl_easy_setopt(slots[i].e, CURLOPT_NOSIGNAL, 1L);
+        idle[n_idle++] = &slots[i];
+    }
+    int64_t last_progress = s_now_ns();
+    s_sleep_ns(r->t0 - s_now_ns());
+    while (c->answered < c->todo) {
+        while (c->sent < c->todo && n_idle > 0) {
+            uint64_t g = c->sent * (uint64_t)o->clients + (uint64_t)c->id;
+            int64_t now = s_now_ns();
+            int64_t due = o->rate > 0 ? r->t0 + (int64_t)((double)g * 1e9 / o->rate) : now;
+            if (due > now) break;
+            struct hreq *h = idle[--n_idle];
+            if (s_http_build(r, h, g)) {
+                s_note_error(r, "request %s does not fit%s", "body", "");
+                goto out;
+            }
+            r->t_req[g] = due;
+            curl_multi_add_handle(m, h->e);
+            c->sent++;
+        }
+        int running;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(m, &q))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            struct hreq *h;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+            int64_t now = s_now_ns();
+            s_http_done(r, h, msg->data.result, now);
+            curl_multi_remove_handle(m, h->e);
+            idle[n_idle++] = h;
+            c->answered++;
+            last_progress = now;
+        }
+        long timeout_ms = 100;
+        if (o->rate > 0 && c->sent < c->todo && n_idle > 0) {
+            uint64_t g = c->sent * (uint64_t)o->clients + (uint64_t)c->id;
+            int64_t wait = r->t0 + (int64_t)((double)g * 1e9 / o->rate) - s_now_ns();
+            timeout_ms = wait < 1000000 ? 0 : (long)(wait / 1000000);
+            if (wait > 0 && wait < 1000000) s_sleep_ns(wait);
+        }
+        if (running) curl_multi_poll(m, NULL, 0, (int)timeout_ms, NULL);
+        else if (timeout_ms) s_sleep_ns(timeout_ms * 1000000);
+        if (c->sent > c->answered &&
+            s_now_ns() - last_progress > (int64_t)o->reply_timeout_ms * 1000000) {
+            s_note_error(r, "client gave up: no answer for %s ms%s", "--reply-timeout", "");
+            break;
+        }
+    }
+out:
+    atomic_fetch_add(&r->unanswered, c->todo - c->answered);
+    for (int i = 0; slots && i < o->window; i++) {
+        if (!slots[i].e) continue;
+        curl_multi_remove_handle(m, slots[i].e);
+        curl_easy_cleanup(slots[i].e);
+        curl_slist_free_all(slots[i].hdr);
+    }
+    free(slots);
+    free(idle);
+    if (m) curl_multi_cleanup(m);
+    atomic_fetch_add(&r->clients_done, 1);
+    return NULL;
+}
+
 /* ---- what comes out of the far end ------------------------------------------------------ */
 
 static void s_record_live(struct run *r, uint64_t case_no, uint64_t bit, int64_t now)
@@ -434,6 +634,73 @@ static void *s_pull_main(void *arg)
     }
     zmq_close(zs);
     return NULL;
+}
+
+/* ---- Alertmanager's far end: one webhook receiver per department ------------------------ */
+
+struct rbuf {
+    char *data;
+    size_t len, cap;
+};
+
+static void s_recv_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct rbuf *b = *con_cls;
+    if (b) free(b->data);
+    free(b);
+    *con_cls = NULL;
+}
+
+/* POST /<dept>: Alertmanager's webhook body; every alert in it reached that department. */
+static enum MHD_Result s_recv_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_size,
+                                     void **con_cls)
+{
+    (void)method;
+    (void)version;
+    struct run *r = cls;
+    struct rbuf *b = *con_cls;
+    if (!b) {
+        *con_cls = calloc(1, sizeof *b);
+        return *con_cls ? MHD_YES : MHD_NO;
+    }
+    if (*upload_size) {
+        if (b->len + *upload_size + 1 > b->cap) {
+            size_t cap = (b->len + *upload_size + 1) * 2;
+            char *d = realloc(b->data, cap);
+            if (!d) return MHD_NO;
+            b->data = d;
+            b->cap = cap;
+        }
+        memcpy(b->data + b->len, upload_data, *upload_size);
+        b->len += *upload_size;
+        b->data[b->len] = 0;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    int64_t now = s_now_ns();
+    char topic[80];
+    snprintf(topic, sizeof topic, "dept%s/", url); /* "/cg" -> "dept/cg/" */
+    uint64_t bit = s_topic_bit(r->cat, topic, strlen(topic));
+    json_error_t je;
+    json_t *j = b->data ? json_loads(b->data, 0, &je) : NULL;
+    json_t *alerts = json_object_get(j, "alerts"), *a;
+    size_t i;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *cs = json_string_value(json_object_get(json_object_get(a, "labels"), "case"));
+        if (cs) s_record_live(r, strtoull(cs, NULL, 10), bit, now);
+    }
+    json_decref(j);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 /* ---- the baseline's hops ---------------------------------------------------------------- */
@@ -714,7 +981,9 @@ static void s_drive(struct run *r)
     for (int i = 0; i < o->clients; i++) {
         cl[i] = (struct client){r, i, 0, 0, 0};
         cl[i].todo = r->n / (uint64_t)o->clients + ((uint64_t)i < r->n % (uint64_t)o->clients);
-        pthread_create(&th[i], NULL, s_client_main, &cl[i]);
+        pthread_create(&th[i], NULL, o->http_url || o->alertmanager ? s_http_client_main
+                                                                     : s_client_main,
+                       &cl[i]);
     }
     int64_t next_print = r->t0 + 1000000000, clients_end = 0;
     for (;;) {
@@ -894,7 +1163,7 @@ static int s_run_pipeline(struct run *r)
     fprintf(stderr, "whistle-bench: replay read %" PRId64 " dispatch entries\n", read);
     printf("\nservices after the run:\n");
     s_print_pings();
-    rc = s_report(r, "whistle", &ck);
+    rc = s_report(r, o->http_url ? "whistle-http" : "whistle", &ck);
 out:
     free(heads);
     wh_client_destroy(&in);
@@ -974,6 +1243,25 @@ out:
     return rc;
 }
 
+static int s_run_alertmanager(struct run *r)
+{
+    const struct bench_opts *o = r->o;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)o->receiver_port, NULL, NULL,
+        s_recv_access, r, MHD_OPTION_NOTIFY_COMPLETED, s_recv_done, r,
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "whistle-bench: cannot listen on port %d for Alertmanager's webhooks\n",
+                o->receiver_port);
+        return 1;
+    }
+    r->base = 0;
+    s_drive(r);
+    MHD_stop_daemon(d);
+    struct check none = {0, 0, 0, 0, 0, 0, 0};
+    return s_report(r, "alertmanager", &none);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void s_usage(FILE *out)
@@ -1003,7 +1291,14 @@ static void s_usage(FILE *out)
             "  --reply-timeout-ms MS    a client gives up after MS without a reply\n"
             "                      (default 30000)\n"
             "  --skip-live K       self-check of the replay check: ignore every K-th live\n"
-            "                      dispatch, as if the subscriber had dropped it\n\n"
+            "                      dispatch, as if the subscriber had dropped it\n"
+            "  --http URL          submit through the gateway at URL instead: Open311 POST\n"
+            "                      requests.json (with --api-key K and an Idempotency-Key);\n"
+            "                      dispatches are seen on notification's topics as before\n"
+            "  --alertmanager URL  the comparison: each report as an alert POSTed to\n"
+            "                      Alertmanager at URL (labels dept_<code>), each dispatch a\n"
+            "                      webhook it delivers to --receiver-port P, path /<dept>\n"
+            "                      (bench/run.sh writes its configuration)\n\n"
             "Prints a report and one 'RESULT key=value ...' line. Exit 0 when every request was\n"
             "accepted and every case seen exactly once on each of its topics, 1 otherwise.\n");
 }
@@ -1037,6 +1332,10 @@ int main(int argc, char **argv)
                                    {"settle-ms", 1, 0, 's'},
                                    {"reply-timeout-ms", 1, 0, 't'},
                                    {"skip-live", 1, 0, 'x'},
+                                   {"http", 1, 0, 'H'},
+                                   {"api-key", 1, 0, 'K'},
+                                   {"alertmanager", 1, 0, 'A'},
+                                   {"receiver-port", 1, 0, 'P'},
                                    {"help", 0, 0, 'h'},
                                    {0, 0, 0, 0}};
     int c;
@@ -1057,12 +1356,18 @@ int main(int argc, char **argv)
         case 's': o.settle_ms = atoi(optarg); break;
         case 't': o.reply_timeout_ms = atoi(optarg); break;
         case 'x': o.skip_live = strtoull(optarg, NULL, 10); break;
+        case 'H': o.http_url = optarg; break;
+        case 'K': o.api_key = optarg; break;
+        case 'A': o.alertmanager = optarg; break;
+        case 'P': o.receiver_port = atoi(optarg); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
     }
     if (o.clients < 1 || o.clients > BENCH_MAX_CLIENTS || o.window < 1 ||
-        o.window > BENCH_MAX_WINDOW || o.rate < 0 || (o.baseline && !o.data_dir)) {
+        o.window > BENCH_MAX_WINDOW || o.rate < 0 || (o.baseline && !o.data_dir) ||
+        (o.http_url && !o.api_key) || (o.alertmanager && o.receiver_port <= 0) ||
+        (!!o.baseline + !!o.http_url + !!o.alertmanager > 1)) {
         s_usage(stderr);
         return 2;
     }
@@ -1104,7 +1409,11 @@ int main(int argc, char **argv)
     }
     r.zctx = zmq_ctx_new();
     snprintf(r.submit_ep, sizeof r.submit_ep, "%s", o.intake_api);
-    int rc = o.baseline ? s_run_baseline(&r) : s_run_pipeline(&r);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = o.baseline ? s_run_baseline(&r)
+             : o.alertmanager ? s_run_alertmanager(&r)
+                              : s_run_pipeline(&r);
+    curl_global_cleanup();
     zmq_ctx_term(r.zctx);
     free(r.t_req);
     free(r.t_sub);

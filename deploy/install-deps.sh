@@ -27,8 +27,12 @@ BUILD_PKGS=(
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 # what only the tests use: promtool checks the Stats rendering (tests/e2e/test_stats.py)
 TEST_PKGS=(prometheus)
+# tests/deploy/test_compose.sh and deploy/docker/smoke.sh ask the compose gateway from the host
+TEST_PKGS+=(curl)
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 libmicrohttpd12
               ca-certificates)
+# the compose gateway's health check (GET /readyz): curl, whose libcurl4 is already above
+RUNTIME_PKGS+=(curl)
 # Open311 (services/gateway/open311*.c): uriparser decodes form fields; the Check suite reads
 # the XML it renders back with libxml2's parser (tests only)
 BUILD_PKGS+=(liburiparser-dev)

@@ -64,7 +64,7 @@ for _ in $(seq 50); do "$ctl" --timeout 200 ping >/dev/null 2>&1 && break; sleep
 # the HTTP gateway, open (no API keys: loopback development only; see docs/architecture.md)
 glog="$home/log/gateway.log"
 seen=$( (wc -l <"$glog") 2>/dev/null || echo 0)
-nohup "$build/services/whistle-gateway" --open >>"$glog" 2>&1 &
+nohup "$build/services/whistle-gateway" --open --catalog "$catalog" >>"$glog" 2>&1 &
 echo $! >"$home/run/gateway.pid"
 for _ in $(seq 50); do tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" && break; sleep 0.2; done
 tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" ||

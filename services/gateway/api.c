@@ -1,8 +1,10 @@
 /* api.c: the gateway's routes: health, readiness and the JSON API (/v1/...), each turned into
  * one request to the service that owns the answer, made on behalf of the caller's API key. To
  * add routes, add rows to gateway_api_routes. */
+#include "open311_routes.h"
 #include "params.h"
 #include "route.h"
+#include "stats.h"
 #include "stream.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
@@ -269,6 +271,7 @@ static void s_topic(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
 const struct gw_route gateway_api_routes[] = {
     {"GET", "/healthz", s_healthz, GW_ROUTE_PUBLIC},
     {"GET", "/readyz", s_readyz, GW_ROUTE_PUBLIC},
+    {"GET", "/metrics", gateway_stats_serve, GW_ROUTE_METRICS}, /* stats.c */
     {"GET", "/v1/cases", s_cases, 0},
     {"GET", "/v1/cases/{}", s_case, 0},
     {"POST", "/v1/cases/{}/{}", s_action, 0},
@@ -276,6 +279,18 @@ const struct gw_route gateway_api_routes[] = {
     {"GET", "/v1/visits", s_visits, 0},
     {"GET", "/v1/topics/{}/events", s_topic, 0},    /* all/, district/ */
     {"GET", "/v1/topics/{}/{}/events", s_topic, 0}, /* dept/cg/, case/C00000001/, ... */
+    /* Open311 GeoReport v2 (open311_routes.c): callers identified by api_key, not bearer */
+    {"GET", "/discovery.json", gateway_open311_discovery, GW_ROUTE_PUBLIC},
+    {"GET", "/discovery.xml", gateway_open311_discovery, GW_ROUTE_PUBLIC},
+    {"GET", "/services.json", gateway_open311_services, GW_ROUTE_PUBLIC},
+    {"GET", "/services.xml", gateway_open311_services, GW_ROUTE_PUBLIC},
+    {"GET", "/services/{}", gateway_open311_definition, GW_ROUTE_PUBLIC}, /* {code}.{fmt} */
+    {"GET", "/requests.json", gateway_open311_requests, GW_ROUTE_PUBLIC},
+    {"GET", "/requests.xml", gateway_open311_requests, GW_ROUTE_PUBLIC},
+    {"POST", "/requests.json", gateway_open311_submit, GW_ROUTE_PUBLIC},
+    {"POST", "/requests.xml", gateway_open311_submit, GW_ROUTE_PUBLIC},
+    {"GET", "/requests/{}", gateway_open311_request, GW_ROUTE_PUBLIC}, /* {id}.{fmt} */
+    {"GET", "/tokens/{}", gateway_open311_token, GW_ROUTE_PUBLIC},     /* {token}.{fmt} */
 };
 const size_t gateway_api_n_routes = sizeof gateway_api_routes / sizeof gateway_api_routes[0];
 
@@ -328,6 +343,9 @@ void gateway__dispatch(gateway_t *gw, struct gw_req *r)
         s_bad(r, &err);
         return;
     }
-    if (!(m.route->flags & GW_ROUTE_PUBLIC) && s_identify(gw, r)) return;
+    r->route = m.route;
+    int public = (m.route->flags & GW_ROUTE_PUBLIC) ||
+                 ((m.route->flags & GW_ROUTE_METRICS) && gateway__config(gw)->metrics_open);
+    if (!public && s_identify(gw, r)) return;
     m.route->handle(gw, r, &m);
 }

@@ -14,6 +14,12 @@
 
 #define S_MAX_BACKENDS 8
 
+/* How a call ended (gateway_backend_stats): these, then an Error reply's code by number. */
+enum { S_OK = 0, S_TIMEOUT, S_UNSENT, S_CANCELLED, S_OTHER, S_CODE0 };
+/* whistle's codes are -1001 ... (error.h): room for them all */
+#define S_N_CODES 32
+#define S_OUTCOMES (S_CODE0 + S_N_CODES)
+
 struct gw_call {
     struct gw_call *prev, *next;
     uint64_t id; /* the request_id sent */
@@ -37,7 +43,16 @@ struct gw_backend {
     size_t pending;
     uint64_t next_id;
     int timeout_ms;
+    uint64_t outcome[S_MAX_BACKENDS][S_OUTCOMES]; /* calls by service and how they ended */
 };
+
+/* The outcome of a reply: S_OK, or its Error's code. */
+static int s_outcome(const Whistle__V1__Reply *r)
+{
+    if (r->body_case != WHISTLE__V1__REPLY__BODY_ERROR) return S_OK;
+    int k = -1000 - (int)r->error->code;
+    return k >= 1 && k <= S_N_CODES ? S_CODE0 + k - 1 : S_OTHER;
+}
 
 static void s_unlink(gw_backend_t *self, struct gw_call *c)
 {
@@ -71,6 +86,7 @@ static void s_on_timer(uv_timer_t *h)
     while (self->head && self->head->deadline <= now) {
         struct gw_call *c = self->head;
         s_unlink(self, c);
+        self->outcome[c->svc][S_TIMEOUT]++;
         if (c->fn) c->fn(c->arg, c->svc, NULL, WH_ETIMEDOUT);
         free(c);
     }
@@ -93,6 +109,7 @@ static void s_on_reply(void *arg, wh_sock_t *sock, const struct wh_frames *m)
         c = c->next;
     if (c && c->svc == slot->svc) {
         s_unlink(self, c);
+        self->outcome[c->svc][s_outcome(r)]++;
         if (c->fn) c->fn(c->arg, c->svc, r, 0);
         free(c);
         s_arm(self);
@@ -169,6 +186,7 @@ int gateway_backend_call(gw_backend_t *self, int svc, Whistle__V1__Request *req,
     free(buf);
     if (rc) {
         free(c);
+        self->outcome[svc][S_UNSENT]++;
         return WH_EBUS;
     }
     c->svc = svc;
@@ -197,6 +215,7 @@ void gateway_backend_fail_all(gw_backend_t *self, int err)
     while (self->head) {
         struct gw_call *c = self->head;
         s_unlink(self, c);
+        self->outcome[c->svc][S_CANCELLED]++;
         if (c->fn) c->fn(c->arg, c->svc, NULL, err);
         free(c);
     }
@@ -206,4 +225,19 @@ void gateway_backend_fail_all(gw_backend_t *self, int err)
 size_t gateway_backend_pending(const gw_backend_t *self)
 {
     return self->pending;
+}
+
+void gateway_backend_stats(const gw_backend_t *self, wh_metrics_t *m, const char *const *names)
+{
+    static const char *const fixed[S_CODE0] = {"ok", "timeout", "unsent", "cancelled", "other"};
+    for (size_t svc = 0; svc < self->n; svc++)
+        for (int k = 0; k < S_OUTCOMES; k++) {
+            /* ok, timeout and unsent always, so a rate() sees them from the first scrape */
+            if (!self->outcome[svc][k] && k > S_UNSENT) continue;
+            wh_metrics_add(m, WH_METRIC_COUNTER, "whistle_gateway_backend_requests_total",
+                           "Requests the gateway sent to a service, by how they ended (ok, "
+                           "the error code of the reply, timeout, unsent, cancelled).",
+                           (double)self->outcome[svc][k], "backend", names[svc], "outcome",
+                           k < S_CODE0 ? fixed[k] : wh_errname(-1000 - (k - S_CODE0 + 1)), NULL);
+        }
 }

@@ -7,6 +7,7 @@
 #ifndef GATEWAY_BACKEND_H
 #define GATEWAY_BACKEND_H
 #include "whistle/auth.h"
+#include "whistle/metrics.h"
 #include <stddef.h>
 #include <uv.h>
 #include <whistle/v1/whistle.pb-c.h>
@@ -34,5 +35,10 @@ void gateway_backend_forget(gw_backend_t *self, void *arg);
 void gateway_backend_fail_all(gw_backend_t *self, int err);
 /* Calls waiting for an answer. */
 size_t gateway_backend_pending(const gw_backend_t *self);
+/* Appends whistle_gateway_backend_requests_total{backend,outcome} to `m`: every call by
+ * service (`names[svc]`) and how it ended: ok, the code of an Error reply (EFIELD, ...),
+ * timeout (no reply within the timeout), unsent (the service not connected) or cancelled
+ * (stopping). */
+void gateway_backend_stats(const gw_backend_t *self, wh_metrics_t *m, const char *const *names);
 
 #endif

@@ -4,13 +4,16 @@
 #include "backend.h"
 #include "http.h"
 #include "keys.h"
+#include "stats.h"
 #include "stream.h"
+#include "whistle/catalog.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 static const char *const s_names[GW_N_BACKENDS] = {"intake", "routing", "tracking", "notification"};
@@ -23,6 +26,9 @@ struct gateway {
     gw_keys_t *keys;       /* NULL with --open */
     gw_streams_t *streams; /* the SSE streams and notification's XPUB */
     gw_http_t *http;
+    struct wh_catalog *catalog; /* --catalog: Open311's services and grids */
+    int64_t catalog_mtime_ms;   /* its file's mtime: Open311's changeset */
+    gw_stats_t *stats;          /* its own series (stats.h) */
     uv_signal_t sigterm, sigint;
     int stopping;
 };
@@ -35,6 +41,21 @@ const char *gateway__backend_name(int svc)
 const struct gateway_config *gateway__config(const gateway_t *gw)
 {
     return &gw->cfg;
+}
+
+const struct wh_catalog *gateway__catalog(const gateway_t *gw)
+{
+    return gw->catalog;
+}
+
+int64_t gateway__catalog_mtime_ms(const gateway_t *gw)
+{
+    return gw->catalog_mtime_ms;
+}
+
+uv_loop_t *gateway__loop(gateway_t *gw)
+{
+    return &gw->loop;
 }
 
 int gateway__key_lookup(const gateway_t *gw, const char *key, struct wh_identity *who)
@@ -69,6 +90,21 @@ struct gw_streams *gateway__streams(gateway_t *gw)
     return gw->streams;
 }
 
+struct gw_stats *gateway__stats(gateway_t *gw)
+{
+    return gw->stats;
+}
+
+struct gw_http *gateway__http(gateway_t *gw)
+{
+    return gw->http;
+}
+
+struct gw_backend *gateway__backend(gateway_t *gw)
+{
+    return gw->backend;
+}
+
 void gateway__forget(gateway_t *gw, struct gw_req *r)
 {
     gateway_backend_forget(gw->backend, r);
@@ -86,6 +122,10 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
     gateway_t *gw = calloc(1, sizeof *gw);
     if (!gw) return NULL;
     gw->cfg = *cfg;
+    if (!(gw->stats = gateway_stats_new(gateway_api_routes, gateway_api_n_routes))) {
+        free(gw);
+        return NULL;
+    }
     uv_loop_init(&gw->loop);
     gw->zctx = zmq_ctx_new();
     char err[512];
@@ -96,6 +136,13 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
         wh_log_error("%s", err);
         goto fail;
     }
+    if (!(gw->catalog = wh_catalog_load(cfg->catalog, err, sizeof err))) {
+        wh_log_error("catalog: %s (set --catalog FILE)", err);
+        goto fail;
+    }
+    struct stat st;
+    if (stat(cfg->catalog, &st) == 0)
+        gw->catalog_mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     if (cfg->api_keys &&
         !(gw->keys = gateway_keys_new(&gw->loop, cfg->api_keys, err, sizeof err))) {
         wh_log_error("API keys: %s (set --api-keys FILE)", err);
@@ -170,6 +217,7 @@ void gateway_destroy(gateway_t **self_p)
     gateway_streams_destroy(&gw->streams);
     gateway_backend_destroy(&gw->backend);
     gateway_keys_destroy(&gw->keys);
+    wh_catalog_destroy(&gw->catalog);
     if (gw->sigterm.loop) {
         uv_close((uv_handle_t *)&gw->sigterm, NULL);
         uv_close((uv_handle_t *)&gw->sigint, NULL);
@@ -179,5 +227,6 @@ void gateway_destroy(gateway_t **self_p)
     uv_run(&gw->loop, UV_RUN_DEFAULT);
     uv_loop_close(&gw->loop);
     if (gw->zctx) zmq_ctx_term(gw->zctx);
+    gateway_stats_destroy(&gw->stats);
     free(gw);
 }

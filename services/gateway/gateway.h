@@ -33,9 +33,11 @@ struct gateway_config {
     int sse_heartbeat_ms;   /* --sse-heartbeat-ms: a comment on every event stream */
     const char *api_keys;   /* --api-keys FILE: bearer keys '<key> <kind> <code>' */
     int open;               /* --open: no API keys, every caller acts as an operator */
+    int metrics_open;       /* --metrics-open: GET /metrics without an API key */
     const char *key;        /* --key FILE: own CurveZMQ key pair (keyed deployments) */
     const char *server_key; /* --server-key FILE: the services' public key */
     const char *log_level;  /* --log-level */
+    const char *catalog;    /* --catalog FILE: the district catalog (Open311's services) */
 };
 
 /* Parses argv and the WHISTLE_* environment. 1: --help or --version printed; -1: bad usage
@@ -58,6 +60,7 @@ unsigned gateway_http_port(const gateway_t *self);
 
 struct gw_req;
 struct gw_query;
+struct gw_route;
 typedef void (*gateway_reply_fn)(struct gw_req *r, int svc, const Whistle__V1__Reply *reply,
                                  int err);
 
@@ -86,11 +89,19 @@ struct gw_req {
     json_t *acc;               /* handler state (readyz collects its answers here) */
     gateway_reply_fn reply_fn; /* the handler's answer to its backend calls */
     void *resp;                /* a prepared streaming answer (struct MHD_Response), or NULL */
+
+    const struct gw_route *route; /* the route it matched, or NULL (stats: route "none") */
+    uint64_t started_ns;          /* uv_hrtime() when its headers were in */
+    void *state;                  /* handler state, freed with the request by state_free */
+    void (*state_free)(void *state);
 };
 
 /* Prepares the answer (takes `body`; NULL: no body) and resumes the connection if it was
  * suspended. Later answers to the same request are ignored. */
 void gateway__answer(struct gw_req *r, unsigned status, json_t *body);
+/* The same with a text body of `len` bytes (takes `text`, malloc'd) and its content type. */
+void gateway__answer_text(struct gw_req *r, unsigned status, const char *ctype, char *text,
+                          size_t len);
 /* A JSON error answer: {"error":{"code","field","message"[,"state"]}}. */
 void gateway__answer_error(struct gw_req *r, unsigned status, int code, const char *field,
                            const char *message);
@@ -107,6 +118,10 @@ int gateway__answer_stream(struct gw_req *r, gateway_read_fn read, void (*free_f
 void gateway__http_soon(struct gw_http *http);
 /* The event streams (stream.h). */
 struct gw_streams *gateway__streams(gateway_t *gw);
+/* The gateway's own counters (stats.h), HTTP daemon and backend sockets. */
+struct gw_stats *gateway__stats(gateway_t *gw);
+struct gw_http *gateway__http(gateway_t *gw);
+struct gw_backend *gateway__backend(gateway_t *gw);
 /* The request's query arguments, decoded (params.h). 0, or WH_EFIELD naming the argument. */
 int gateway__query(struct gw_req *r, struct gw_query *q, struct wh_field_error *err);
 
@@ -121,6 +136,11 @@ void gateway__forget(gateway_t *gw, struct gw_req *r);
 const char *gateway__backend_name(int svc);
 /* The configuration, the API key check, the loop. */
 const struct gateway_config *gateway__config(const gateway_t *gw);
+/* The district catalog (--catalog, read once at start) and when its file last changed. */
+const struct wh_catalog *gateway__catalog(const gateway_t *gw);
+int64_t gateway__catalog_mtime_ms(const gateway_t *gw);
+/* The gateway's loop (for a handler's timers). */
+uv_loop_t *gateway__loop(gateway_t *gw);
 /* 1 and `who` filled when `key` is an API key on the list, else 0. */
 int gateway__key_lookup(const gateway_t *gw, const char *key, struct wh_identity *who);
 

@@ -2,6 +2,7 @@
  * their bound, suspended answers, and the per-connection request deadline. */
 #include "http.h"
 #include "params.h"
+#include "stats.h"
 #include "whistle/clock.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -54,7 +55,7 @@ static void s_on_poll(uv_poll_t *h, int status, int events)
     s_run(h->data);
 }
 
-static unsigned s_connections(gw_http_t *self)
+static unsigned s_connections(const gw_http_t *self)
 {
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(self->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -82,6 +83,11 @@ static void s_run(gw_http_t *self)
 void gateway_http_run(gw_http_t *self)
 {
     s_run(self);
+}
+
+unsigned gateway_http_connections(const gw_http_t *self)
+{
+    return self->d ? s_connections(self) : 0;
 }
 
 static void s_on_sweep(uv_timer_t *h)
@@ -145,12 +151,22 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     *con_cls = NULL;
     if (r->waiting) gateway__forget(self->gw, r);
+    if (r->state_free) r->state_free(r->state);
     if (r->resp) MHD_destroy_response(r->resp); /* never queued: frees its stream */
     json_decref(r->acc);
     free(r->path);
     free(r->body);
     free(r->answer);
     free(r);
+}
+
+/* Counts an answer queued (stats.h). */
+static enum MHD_Result s_counted(struct gw_req *r, enum MHD_Result rc)
+{
+    if (rc == MHD_YES)
+        gateway_stats_answer(gateway__stats(r->gw), r->route, r->status,
+                             (double)(uv_hrtime() - r->started_ns) / 1e9);
+    return rc;
 }
 
 /* Queues the prepared answer. */
@@ -160,7 +176,7 @@ static enum MHD_Result s_queue(struct gw_req *r)
         enum MHD_Result rc = MHD_queue_response(r->conn, r->status, r->resp);
         MHD_destroy_response(r->resp); /* MHD keeps its own reference */
         r->resp = NULL;
-        return rc;
+        return s_counted(r, rc);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         r->answer_len, r->answer, r->answer ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -171,7 +187,7 @@ static enum MHD_Result s_queue(struct gw_req *r)
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
-    return rc;
+    return s_counted(r, rc);
 }
 
 void gateway__http_soon(gw_http_t *self)
@@ -210,6 +226,20 @@ void gateway__answer(struct gw_req *r, unsigned status, json_t *body)
         }
         r->ctype = "application/json; charset=utf-8";
     }
+    s_resume(r);
+}
+
+void gateway__answer_text(struct gw_req *r, unsigned status, const char *ctype, char *text,
+                          size_t len)
+{
+    if (r->status) {
+        free(text);
+        return;
+    }
+    r->status = status;
+    r->answer = text;
+    r->answer_len = text ? len : 0;
+    r->ctype = ctype;
     s_resume(r);
 }
 
@@ -279,6 +309,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         r->gw = self->gw;
         r->http = self;
         r->conn = conn;
+        r->started_ns = uv_hrtime();
         r->c = s_conn(conn);
         snprintf(r->method, sizeof r->method, "%s", method);
         *con_cls = r;

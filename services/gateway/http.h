@@ -36,5 +36,7 @@ unsigned gateway_http_bound_port(const gw_http_t *self);
 void gateway_http_quiesce(gw_http_t *self);
 /* Runs MHD now (after answers were prepared outside its callbacks). */
 void gateway_http_run(gw_http_t *self);
+/* HTTP connections open now. */
+unsigned gateway_http_connections(const gw_http_t *self);
 
 #endif

@@ -26,18 +26,26 @@ static const char *s_env(const char *name, const char *def)
 static void s_help(void)
 {
     printf("Usage: whistle-gateway [OPTIONS]\n\n"
-           "The HTTP door to whistle: health (/healthz, /readyz) and the JSON API (/v1/cases,\n"
-           "/v1/figures, /v1/visits, /v1/topics/TOPIC/events as Server-Sent Events),\n"
-           "translated into the four services' own requests and topics. Keeps no data of its\n"
-           "own.\n\n"
+           "The HTTP door to whistle: health (/healthz, /readyz), /metrics (Prometheus) and\n"
+           "the JSON API (/v1/cases, /v1/figures, /v1/visits, /v1/topics/TOPIC/events as\n"
+           "Server-Sent Events), translated into the four services' own requests and topics.\n"
+           "Keeps no data of its own.\n\n"
+           "Open311 GeoReport v2 at the root: /discovery.json, /services.json,\n"
+           "/services/CODE.json, /requests.json, /requests/ID.json, /tokens/ID.json and their\n"
+           ".xml twins (docs/open311.md).\n\n"
            "Options (each also read from the environment variable in brackets):\n"
            "  --http HOST:PORT        listen address [WHISTLE_HTTP] (default: 127.0.0.1:7080)\n"
+           "  --catalog FILE          district catalog, JSON: Open311's services and grids\n"
+           "                          [WHISTLE_CATALOG] (default: deploy/catalog/default.json)\n"
            "  --api-keys FILE         bearer API keys, lines '<key> <kind> <code>' (kind:\n"
            "                          department, township, integrator, service, operator);\n"
            "                          read again when it changes [WHISTLE_API_KEYS]\n"
            "  --open                  no API keys: every caller acts as an operator (local\n"
            "                          development only) [WHISTLE_OPEN=1]\n"
-           "                          One of --api-keys and --open is required.\n");
+           "                          One of --api-keys and --open is required.\n"
+           "  --metrics-open          GET /metrics without an API key (a scraper on a private\n"
+           "                          network); else it takes an operator or service key\n"
+           "                          [WHISTLE_METRICS_OPEN=1]\n");
     static const char *const up[GW_N_BACKENDS] = {"INTAKE", "ROUTING", "TRACKING", "NOTIFICATION"};
     for (int i = 0; i < GW_N_BACKENDS; i++) {
         char a[40], e[40];
@@ -89,9 +97,11 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
     c->http = s_env("http", "127.0.0.1:7080");
     c->api_keys = s_env("api-keys", NULL);
     c->open = strcmp(s_env("open", "0"), "1") == 0;
+    c->metrics_open = strcmp(s_env("metrics-open", "0"), "1") == 0;
     c->key = s_env("key", NULL);
     c->server_key = s_env("server-key", NULL);
     c->log_level = s_env("log-level", "info");
+    c->catalog = s_env("catalog", "deploy/catalog/default.json");
     const char *maxc = s_env("max-connections", "1000"), *bto = s_env("backend-timeout-ms", "5000");
     const char *rto = s_env("request-timeout-ms", "10000"), *ito = s_env("idle-timeout-s", "30");
     const char *sse = s_env("sse-heartbeat-ms", "15000");
@@ -115,9 +125,11 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         O_ITO,
         O_VERSION,
         O_SSE,
+        O_METRICS_OPEN,
+        O_CATALOG,
         O_UP = 300
     };
-    struct option opts[24] = {
+    struct option opts[32] = {
         {"http", required_argument, 0, O_HTTP},
         {"api-keys", required_argument, 0, O_KEYS},
         {"open", no_argument, 0, O_OPEN},
@@ -131,8 +143,10 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},
         {"sse-heartbeat-ms", required_argument, 0, O_SSE},
+        {"metrics-open", no_argument, 0, O_METRICS_OPEN},
+        {"catalog", required_argument, 0, O_CATALOG},
     };
-    size_t n = 13;
+    size_t n = 15;
     for (int i = 0; i < 2 * GW_N_BACKENDS; i++)
         opts[n++] = (struct option){names[i], required_argument, 0, O_UP + i};
     opts[n] = (struct option){0, 0, 0, 0};
@@ -143,6 +157,8 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         case O_HTTP: c->http = optarg; break;
         case O_KEYS: c->api_keys = optarg; break;
         case O_OPEN: c->open = 1; break;
+        case O_METRICS_OPEN: c->metrics_open = 1; break;
+        case O_CATALOG: c->catalog = optarg; break;
         case O_KEY: c->key = optarg; break;
         case O_SKEY: c->server_key = optarg; break;
         case O_LOG: c->log_level = optarg; break;

@@ -13,7 +13,8 @@ struct gw_match;
 typedef void (*gw_handler_fn)(gateway_t *gw, struct gw_req *r, const struct gw_match *m);
 
 enum gw_route_flag {
-    GW_ROUTE_PUBLIC = 1, /* answered without an API key (health checks) */
+    GW_ROUTE_PUBLIC = 1,  /* answered without an API key (health checks) */
+    GW_ROUTE_METRICS = 2, /* public with --metrics-open, else an API key (GET /metrics) */
 };
 
 struct gw_route {

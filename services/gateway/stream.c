@@ -43,6 +43,7 @@ struct gw_streams {
     uv_timer_t heartbeat;
     gw_backend_t *backend;
     struct gw_stream *all;
+    size_t n_all; /* streams open (in `all`) */
     struct s_sub *subs;
     int heartbeat_ms;
 };
@@ -249,6 +250,7 @@ static void s_free(void *cls)
     else
         self->all = s->next;
     if (s->next) s->next->prev = s->prev;
+    self->n_all--;
     gateway_backend_forget(self->backend, s);
     s_subscribe(self, s->topic, -1);
     free(s->buf);
@@ -269,6 +271,7 @@ int gateway_streams_open(gw_streams_t *self, struct gw_req *r, const char *topic
     s->next = self->all;
     if (s->next) s->next->prev = s;
     self->all = s;
+    self->n_all++;
     s_subscribe(self, topic, +1);
     /* a comment first, so the client sees the stream open before any entry */
     s_put(s, ": whistle\n\n", 11);
@@ -309,6 +312,11 @@ fail:
     wh_sock_destroy(&self->sub);
     free(self);
     return NULL;
+}
+
+size_t gateway_streams_count(const gw_streams_t *self)
+{
+    return self->n_all;
 }
 
 void gateway_streams_end_all(gw_streams_t *self)

@@ -27,6 +27,8 @@ gw_streams_t *gateway_streams_new(uv_loop_t *loop, void *zctx, const char *event
 /* Closes the SUB and the timer; every stream must have ended (gateway_streams_end_all) and
  * been freed by MHD. Safe on NULL, sets NULL. */
 void gateway_streams_destroy(gw_streams_t **self_p);
+/* Streams open now. */
+size_t gateway_streams_count(const gw_streams_t *self);
 /* Ends every stream (stopping): each is resumed and finishes. */
 void gateway_streams_end_all(gw_streams_t *self);
 /* Answers `r` with a stream of `topic`, starting with the entries of `first` (the answer to a

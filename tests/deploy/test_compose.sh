@@ -3,6 +3,9 @@
 # stack for every check:
 #   1. `whistlectl` in each container, with no flag, reaches all four services: `ping` answers
 #      for each, `list` shows a case reported through intake, `tail` reads notification;
+#      the gateway from the host: /readyz 200, the API and /metrics refused without a key and
+#      answered with one added to api-keys.txt in the keys volume (as README.md says), a case
+#      POSTed through Open311 and read back on /v1/cases, /metrics with every service up;
 #   2. deploy/docker/smoke.sh beside that stack: on its ports, or under its project name, it
 #      refuses (exit 2) naming what is in the way and the variable to set, and the stack is
 #      untouched; on ports and a project of its own it passes;
@@ -13,19 +16,22 @@
 # (.ci/run starts one with shared/tools/docker-offline.sh where it can). About 3 minutes once
 # the image's layers are cached (the first build compiles whistle in the image: a few more).
 #
-# Environment: COMPOSE_TEST_PORT_BASE (default 27100: the stack's 8 ports BASE+0..31, the
-# smoke run's BASE+100..131), COMPOSE_TEST_KEEP=1 leaves the stack up.
+# Environment: COMPOSE_TEST_PORT_BASE (default 27100: the stack's ports BASE+0..31 and the
+# gateway's BASE+40, the smoke run's BASE+100..140), COMPOSE_TEST_KEEP=1 leaves the stack up.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 base=${COMPOSE_TEST_PORT_BASE:-27100}
 project=whistle-ctest-$$
 services=(intake routing tracking notification)
+# every container of the stack: the four and the HTTP gateway
+containers=("${services[@]}" gateway)
 
 say() { echo "test_compose: $*" >&2; }
 skip() { say "SKIP: $*"; exit 77; }
 command -v docker-compose >/dev/null || skip "docker-compose not found"
 command -v docker >/dev/null || skip "the docker CLI not found"
 docker info >/dev/null 2>&1 || skip "no Docker engine answers ('docker info')"
+command -v curl >/dev/null || skip "curl not found (it asks the gateway from the host)"
 
 export WHISTLE_IMAGE=whistle:ctest
 i=0
@@ -33,6 +39,8 @@ for s in "${services[@]}"; do
   export "WHISTLE_${s^^}_API_PORT=$((base + i * 10))" "WHISTLE_${s^^}_EVENTS_PORT=$((base + i * 10 + 1))"
   i=$((i + 1))
 done
+export WHISTLE_GATEWAY_PORT=$((base + 40))
+gw=http://127.0.0.1:$WHISTLE_GATEWAY_PORT
 dc() { docker-compose -f "$top/docker-compose.yml" -p "$project" "$@"; }
 fail() {
   say "FAIL: $*"
@@ -59,7 +67,7 @@ wait_healthy() {
   local deadline=$((SECONDS + $1)) waiting s id st
   while :; do
     waiting=()
-    for s in "${services[@]}"; do
+    for s in "${containers[@]}"; do
       id=$(cid "$s" 2>/dev/null || true)
       st=$([ -n "$id" ] && state "$id" 2>/dev/null || echo missing)
       case $st in "running healthy "*) ;; *) waiting+=("$s:${st// /,}") ;; esac
@@ -69,12 +77,17 @@ wait_healthy() {
     sleep 1
   done
 }
-ids() { for s in "${services[@]}"; do cid "$s"; done | tr '\n' ' '; }
-# smoke.sh as an operator runs it: without this stack's port variables
+ids() { for s in "${containers[@]}"; do cid "$s"; done | tr '\n' ' '; }
+# smoke.sh as an operator runs it: without this stack's port variables, and with an image tag
+# of its own: its build must not retag the stack's image (a tree that changed since would
+# give a new one, and `up -d` below would then recreate the stack's containers)
 smoke() {
   env $(for s in "${services[@]}"; do echo "-u WHISTLE_${s^^}_API_PORT -u WHISTLE_${s^^}_EVENTS_PORT"; done) \
-    "$@" "$top/deploy/docker/smoke.sh"
+    -u WHISTLE_GATEWAY_PORT WHISTLE_IMAGE=whistle:ctest-smoke "$@" "$top/deploy/docker/smoke.sh"
 }
+# one HTTP request to the gateway: prints the body, then the status on a line of its own
+http() { curl -sS --max-time 10 -w '\n%{http_code}\n' "$@"; }
+status_of() { printf '%s\n' "$1" | tail -n 1; }
 
 t0=$SECONDS
 say "building $WHISTLE_IMAGE (docker-compose build intake: one image for the four)"
@@ -105,6 +118,52 @@ for s in "${services[@]}"; do
   printf '%s\n' "$out" | grep -q "$case_id" || fail "'whistlectl tail' in $s: $out"
 done
 say "1: ping, list and tail in each of ${services[*]} reach all four ($case_id)"
+
+# ---- 1. the gateway from the host ------------------------------------------------------------
+out=$(http "$gw/readyz") || fail "GET $gw/readyz: $out"
+[ "$(status_of "$out")" = 200 ] || fail "GET /readyz from the host: $out"
+out=$(http "$gw/metrics")
+[ "$(status_of "$out")" = 401 ] || fail "GET /metrics without a key answered: $out"
+# keys as README.md says to add them: a line each in api-keys.txt, re-read by the gateway
+ops_key=ops-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+app_key=app-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s operator ops\n%s integrator app\n' "$ops_key" "$app_key" |
+  dc exec -T gateway sh -c 'cat >> /var/lib/whistle-keys/api-keys.txt' || fail "adding API keys"
+auth=(-H "Authorization: Bearer $ops_key")
+deadline=$((SECONDS + 20))
+until out=$(http "${auth[@]}" "$gw/v1/cases/$case_id") && [ "$(status_of "$out")" = 200 ]; do
+  [ $SECONDS -lt $deadline ] || fail "GET /v1/cases/$case_id with a key added to api-keys.txt: $out"
+  sleep 1
+done
+printf '%s\n' "$out" | grep -q "\"$case_id\"" || fail "GET /v1/cases/$case_id: $out"
+# a case through the gateway: Open311's POST requests.json, the integrator's api_key
+out=$(http --data-urlencode "api_key=$app_key" --data-urlencode service_code=m01 \
+      --data-urlencode "attribute[grid]=g001" --data-urlencode "address_string=compose test" \
+      --data-urlencode "description=reported through the gateway" "$gw/requests.json")
+[ "$(status_of "$out")" = 200 ] || fail "POST /requests.json through the gateway: $out"
+gw_case=$(printf '%s\n' "$out" | sed -n 's/.*"service_request_id" *: *"\([^"]*\)".*/\1/p')
+[ -n "$gw_case" ] || fail "POST /requests.json answered no service_request_id: $out"
+deadline=$((SECONDS + 30))
+until out=$(http "${auth[@]}" "$gw/v1/cases?state=DISPATCHED") &&
+      printf '%s\n' "$out" | grep -q "\"$gw_case\""; do
+  [ $SECONDS -lt $deadline ] || fail "$gw_case (POSTed through the gateway) not DISPATCHED: $out"
+  sleep 1
+done
+out=$(curl -sS --max-time 10 -D - -o /tmp/whistle-ctest-metrics.$$ "${auth[@]}" "$gw/metrics") ||
+  fail "GET /metrics: $out"
+metrics=$(cat /tmp/whistle-ctest-metrics.$$)
+rm -f /tmp/whistle-ctest-metrics.$$
+printf '%s\n' "$out" | grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' ||
+  fail "GET /metrics: not the Prometheus text format 0.0.4: $out"
+for s in "${services[@]}"; do
+  grep -q "^whistle_gateway_backend_up{service=\"gateway\",backend=\"$s\"} 1\$" <<<"$metrics" ||
+    fail "/metrics: $s not up: $(grep backend_up <<<"$metrics")"
+  grep -q "^whistle_uptime_seconds{service=\"$s\"}" <<<"$metrics" || fail "/metrics: no $s series"
+done
+if command -v promtool >/dev/null; then
+  out=$(promtool check metrics <<<"$metrics" 2>&1) || fail "promtool check metrics: $out"
+fi
+say "1: the gateway on $gw: readyz, keys added live, $gw_case POSTed (Open311), /metrics"
 
 # ---- 2. smoke.sh beside the running stack ---------------------------------------------------
 before=$(ids)

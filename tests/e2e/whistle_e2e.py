@@ -97,7 +97,7 @@ class Cluster:
         port in front of this cluster; --open unless open_ is False (then pass --api-keys in
         `extra`). Sets self.gw_port once it listens."""
         args = [os.path.join(BINARY_DIR, "services", "whistle-gateway"),
-                "--http", "127.0.0.1:0", "--log-level", "info"]
+                "--http", "127.0.0.1:0", "--log-level", "info", "--catalog", self.catalog]
         for s in SERVICES:
             args += ["--%s-api" % s, self.api(s), "--%s-events" % s, self.events(s)]
         if open_:

@@ -37,7 +37,9 @@ static const struct {
     {"GET", "/v1/cases/", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
     {"GET", "/v1//cases", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
     {"GET", "/v1/cases/C1/checkin/more", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
-    {"GET", "/metrics", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
+    {"GET", "/metrics", GW_ROUTE_OK, "/metrics", NULL, NULL, NULL},
+    {"POST", "/metrics", GW_ROUTE_METHOD, NULL, NULL, NULL, "GET"},
+    {"GET", "/metrics/x", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
     {"GET", "/a/b/c/d/e/f/g/h/i/j", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
     {"POST", "/v1/cases", GW_ROUTE_METHOD, NULL, NULL, NULL, "GET"},
     {"DELETE", "/healthz", GW_ROUTE_METHOD, NULL, NULL, NULL, "GET"},
@@ -59,6 +61,15 @@ static const struct {
     {"GET", "/v1/cases/%ff%fe", WH_EFIELD, NULL, NULL, NULL, NULL},
     {"GET", "/v1/cases/\xc3\x28", WH_EFIELD, NULL, NULL, NULL, NULL},
     {"GET", "/v1/cases/%e5%8d%97", GW_ROUTE_OK, "/v1/cases/{}", "\xe5\x8d\x97", NULL, NULL},
+    /* Open311 at the root: the format is part of the last segment */
+    {"GET", "/discovery.xml", GW_ROUTE_OK, "/discovery.xml", NULL, NULL, NULL},
+    {"GET", "/services/m01.json", GW_ROUTE_OK, "/services/{}", "m01.json", NULL, NULL},
+    {"POST", "/requests.json", GW_ROUTE_OK, "/requests.json", NULL, NULL, NULL},
+    {"GET", "/requests/C00000001.xml", GW_ROUTE_OK, "/requests/{}", "C00000001.xml", NULL, NULL},
+    {"GET", "/tokens/C00000001.json", GW_ROUTE_OK, "/tokens/{}", "C00000001.json", NULL, NULL},
+    {"DELETE", "/requests.xml", GW_ROUTE_METHOD, NULL, NULL, NULL, "GET, POST"},
+    {"POST", "/services.json", GW_ROUTE_METHOD, NULL, NULL, NULL, "GET"},
+    {"GET", "/requests.csv", GW_ROUTE_NONE, NULL, NULL, NULL, NULL},
 };
 
 START_TEST(routes)

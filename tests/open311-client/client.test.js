@@ -4,7 +4,7 @@
 // serviceRequest), each answer's shape checked against the spec, and an unknown service code
 // answered with the spec's error document.
 //
-//   OPEN311_URL=http://127.0.0.1:7080/open311/v2/ OPEN311_API_KEY=... node --test client.test.js
+//   OPEN311_URL=http://127.0.0.1:7080/ OPEN311_API_KEY=... node --test client.test.js
 //
 // Environment:
 //   OPEN311_URL           the GeoReport v2 base URL (required; a trailing '/' is added)
@@ -170,6 +170,8 @@ test('submitRequest: answered with the case id', async () => {
   assert.ok(isText(res[0].service_request_id), JSON.stringify(res));
   assert.ok('service_notice' in res[0]);
   state.id = res[0].service_request_id;
+  // for the caller (tests/e2e/test_open311_client.py) to find the case on whistle's side
+  console.log(`service_request_id=${state.id}`);
 });
 
 test('token: maps to the service request', async () => {
