@@ -1257,6 +1257,18 @@ static int s_run_alertmanager(struct run *r)
     }
     r->base = 0;
     s_drive(r);
+    /* s_drive stops once every case was seen somewhere; Alertmanager delivers each of a case's
+     * departments by its own webhook, and there is no replay to find the rest: wait for them
+     * until nothing new comes for --settle-ms */
+    for (;;) {
+        uint64_t incomplete = 0;
+        for (size_t i = 1; i < r->cap; i++)
+            if (r->t_ack[i] && (r->live_mask[i] & r->want_mask[i]) != r->want_mask[i]) incomplete++;
+        if (!incomplete ||
+            s_now_ns() - atomic_load(&r->last_live_ns) > (int64_t)o->settle_ms * 1000000)
+            break;
+        s_sleep_ns(50000000);
+    }
     MHD_stop_daemon(d);
     struct check none = {0, 0, 0, 0, 0, 0, 0};
     return s_report(r, "alertmanager", &none);
