@@ -175,10 +175,11 @@ static int s_order(Whistle__V1__Case *c, const Whistle__V1__CaseAction *a, int64
                                   "case %s has %d assignments, the most it can take", c->id,
                                   TRACKING_MAX_ASSIGNMENTS);
     if (to) {
-        /* it declined before; the community asks it again */
+        /* it declined before; the community asks it again, with a deadline from now */
         to->state = WHISTLE__V1__ASSIGNMENT_STATE__NOTIFIED;
         to->checked_in_at_ms = to->done_at_ms = 0;
         to->assigned_at_ms = now;
+        to->checkin_deadline_ms = 0; /* its own, from now (tracking sets it) */
         return 0;
     }
     int rc = s_add_assignment(c, a->department, now);

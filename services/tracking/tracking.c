@@ -101,7 +101,8 @@ static void s_deadlines(tracking_t *self, Whistle__V1__Case *c, Whistle__V1__His
     int reopened = e->action == WHISTLE__V1__ACTION__VERIFY &&
                    c->state == WHISTLE__V1__CASE_STATE__REOPENED;
     if (reopened) c->resolve_deadline_ms = e->at_ms + rule->resolve_ms;
-    if (e->action == WHISTLE__V1__ACTION__ASSIGN) e->checkin_deadline_ms = mine;
+    if (e->action == WHISTLE__V1__ACTION__ASSIGN || e->action == WHISTLE__V1__ACTION__ORDER)
+        e->checkin_deadline_ms = mine;
     else if (reopened || e->action == WHISTLE__V1__ACTION__DISPATCH ||
              e->action == WHISTLE__V1__ACTION__BLOW || e->action == WHISTLE__V1__ACTION__HAND_OVER)
         e->checkin_deadline_ms = first;

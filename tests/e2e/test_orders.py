@@ -12,6 +12,7 @@ of north-01, pm-s1 of south-01):
   and the community's topics carry the order; a report's `order` flag on any matter makes an
   order too."""
 import json
+import time
 import sys
 
 from whistle_e2e import Cluster
@@ -105,6 +106,21 @@ def main():
         assert fc.lead_unit == "south-02" and not fc.assignments and fc.report.order, fc
         ctl("order", flagged, "--as", "south-02", "--to", "unit:power")  # south's 大工委
         ctl("accept", flagged, "--as", "unit:power")
+        # ordered again after declining: a fresh check-in deadline from the new ORDER, not the
+        # one of the first (issue 11 point 4: every (re)assignment has its own)
+        again = c.call("intake", c.submit_req("o-again", "g1", "o1", "门前垃圾", "r7")
+                       ).submit_report.case_id
+        c.wait(lambda: c.get_case(again).WhichOneof("body") == "get_case", what="routed")
+        ctl("order", again, "--as", "north-01", "--to", "unit:bank")
+        first = c.get_case(again).get_case.case.assignments[0].checkin_deadline_ms
+        ctl("decline", again, "--as", "unit:bank", "--reason", "今天不行")
+        time.sleep(1.1)
+        ctl("order", again, "--as", "north-01", "--to", "unit:bank")
+        rep = c.get_case(again).get_case
+        second = rep.case.assignments[0].checkin_deadline_ms
+        order_at = [h.at_ms for h in rep.history if h.action == c.pb.ORDER][-1]
+        assert second == order_at + 60000 and second > first, (first, second, order_at)
+        assert [h.checkin_deadline_ms for h in rep.history if h.action == c.pb.ORDER][-1] == second
     except BaseException:
         c.fail()
         raise
