@@ -88,7 +88,12 @@ def main():
         assert "同一处占道，已派单" in got.history[-1].note and a in got.history[-1].note
         shown = ctl("show", b).stdout
         assert "同一处占道，已派单" in shown and "duplicate of " + a in shown, shown
-        tail = ctl("tail", "case/%s/" % b, "--from", "1", "--count", "2").stdout
+        # the ladder may have reminded the lead meanwhile (a slow run): wait for the rejection
+        # on the case's topic, however many entries came before it
+        c.wait(lambda: any(e.case_updated.entry.action == pb.REJECT
+                           for e in c.replay_all("notification", "case/%s/" % b)),
+               what="the rejection on the case's topic")
+        tail = ctl("tail", "case/%s/" % b, "--from", "1", "--idle-exit", "500").stdout
         assert "同一处占道，已派单" in tail, tail
 
         # reject as not a matter for the system
