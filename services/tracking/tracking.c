@@ -508,6 +508,10 @@ static int s_action(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
         act.kind = (char *)own_kind; /* keys on: its own assignment, of its own kind */
     if (a->action == WHISTLE__V1__ACTION__ORDER && s_order_check(self, c, a, &fe))
         rc = fe.code;
+    else if (a->action == WHISTLE__V1__ACTION__ASSIGN && a->department && a->department[0] &&
+             !wh_catalog_department(self->cat, a->department))
+        rc = wh_field_error_set(&fe, WH_EFIELD, "case_action.department",
+                                "unknown department '%s' (not in the catalog)", a->department);
     else
         rc = tracking_machine_act_as(c, &act, s_grid_staff(self, c, a->actor), wh_now_ms(),
                                      &entry, &fe);

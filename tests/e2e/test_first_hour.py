@@ -138,6 +138,11 @@ def main():
         listed = ctl("list").stdout
         assert re.search(r"^%s\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+DISPATCHED\s+TOUGH 攻坚哨" % cid,
                          listed, re.M), listed
+        # a department the catalog does not have is refused by name, never assigned
+        line = one_line(ctl("assign", cid, "--as", "south", "--dept", "nosuchdept", rc=1))
+        assert "unknown department 'nosuchdept'" in line, line
+        assert "whistlectl catalog list departments" in line, line
+        assert "nosuchdept" not in ctl("show", cid).stdout
         # a refused task has no whistle: shown as nothing, never WHISTLE_UNSPECIFIED
         t = ctl("report", "--grid", "g3", "--description", "survey", "--reporter", "mz-1",
                 "--affair", "zz", "--authority", "doc-7", "--issuer", "mz", "--no-wait"
