@@ -76,6 +76,9 @@ static int s_svc_index(const char *name)
 static void s_no_reply(int svc, int why)
 {
     const char *name = s_services[svc], *at = g.api[svc];
+    /* without keys, a handshake that does not finish is a service with keys on: it may close
+     * before its greeting (naming CURVE) is read, so the mismatch is not always reported */
+    if (why == WH_CLIENT_HANDSHAKE_FAILED && !g.key_file) why = WH_CLIENT_KEYS_ON;
     switch (why) {
     case WH_CLIENT_KEYS_ON:
         fprintf(stderr, "whistlectl: %s at %s has keys on (CurveZMQ) and we gave none: pass "
@@ -91,8 +94,11 @@ static void s_no_reply(int svc, int why)
                         "services' allowlist\n", name, at, g.key_file);
         break;
     case WH_CLIENT_HANDSHAKE_FAILED:
-        fprintf(stderr, "whistlectl: %s at %s: connected, but the handshake did not finish%s\n",
-                name, at, g.key_file ? " (is --server-key the services' server.pub?)" : "");
+        /* the server may close before its greeting (with the mechanism) is read: a keys-off
+         * service and a wrong server key then look the same from here */
+        fprintf(stderr, "whistlectl: %s at %s: connected, but the handshake did not finish: the "
+                        "service has keys off (leave out --key and --server-key), or --server-key "
+                        "is not the services' server.pub\n", name, at);
         break;
     case WH_CLIENT_NO_ANSWER:
         fprintf(stderr, "whistlectl: %s at %s is connected but did not answer within %d ms "
