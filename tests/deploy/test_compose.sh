@@ -16,8 +16,10 @@
 # (.ci/run starts one with shared/tools/docker-offline.sh where it can). About 3 minutes once
 # the image's layers are cached (the first build compiles whistle in the image: a few more).
 #
-# Environment: COMPOSE_TEST_PORT_BASE (default 27100: the stack's ports BASE+0..31 and the
-# gateway's BASE+40, the smoke run's BASE+100..140), COMPOSE_TEST_KEEP=1 leaves the stack up.
+# Environment: COMPOSE_TEST_PORT_BASE (the stack's ports BASE+0..31 and the gateway's BASE+40,
+# the smoke run's BASE+100..140; by default the first of 27100, 27300, .. with all of them
+# free), COMPOSE_TEST_KEEP=1 leaves the stack up. Stacks left by runs that were killed
+# outright are taken down first.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 base=${COMPOSE_TEST_PORT_BASE:-27100}
@@ -34,6 +36,42 @@ docker info >/dev/null 2>&1 || skip "no Docker engine answers ('docker info')"
 command -v curl >/dev/null || skip "curl not found (it asks the gateway from the host)"
 
 export WHISTLE_IMAGE=whistle:ctest
+dc() { docker-compose -f "$top/docker-compose.yml" -p "$project" "$@"; }
+
+# A run killed outright (SIGKILL, a machine stopped mid-test) leaves its stack behind, and
+# `restart: unless-stopped` brings it back with every later start of the engine, holding its
+# ports: seen in CI as "Bind for 127.0.0.1:27101 failed: port is already allocated". Stacks
+# of this test whose process is gone are taken down first; then the ports are chosen free.
+for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | sort -u); do
+  [[ $p =~ ^whistle-ctest-([0-9]+)(-smoke)?$ ]] || continue
+  kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
+  say "taking down $p, left by a test run that is gone"
+  docker-compose -f "$top/docker-compose.yml" -p "$p" down -v --remove-orphans >/dev/null 2>&1 ||
+    say "warning: could not take down $p"
+done
+# a port is in use when something listens on it or a container publishes it
+published=" $(docker ps --format '{{.Ports}}' | { grep -o '127\.0\.0\.1:[0-9]*' || true; } |
+             cut -d: -f2 | tr '\n' ' ')"
+port_free() {
+  [[ $published != *" $1 "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+# every port of a base: the stack's BASE+0..40, the smoke run's BASE+100..140
+base_free() {
+  local p
+  for p in $(seq "$1" $(($1 + 40))) $(seq $(($1 + 100)) $(($1 + 140))); do
+    port_free "$p" || return 1
+  done
+}
+if [ -z "${COMPOSE_TEST_PORT_BASE:-}" ]; then
+  while ! base_free "$base"; do
+    base=$((base + 200))
+    [ "$base" -lt 30000 ] || { say "FAIL: no free ports for the stack in 27100..29999"; exit 1; }
+  done
+elif ! base_free "$base"; then
+  say "FAIL: COMPOSE_TEST_PORT_BASE=$base: a port of $base..$((base + 40)) or" \
+      "$((base + 100))..$((base + 140)) is in use"
+  exit 1
+fi
 i=0
 for s in "${services[@]}"; do
   export "WHISTLE_${s^^}_API_PORT=$((base + i * 10))" "WHISTLE_${s^^}_EVENTS_PORT=$((base + i * 10 + 1))"
@@ -41,7 +79,6 @@ for s in "${services[@]}"; do
 done
 export WHISTLE_GATEWAY_PORT=$((base + 40))
 gw=http://127.0.0.1:$WHISTLE_GATEWAY_PORT
-dc() { docker-compose -f "$top/docker-compose.yml" -p "$project" "$@"; }
 fail() {
   say "FAIL: $*"
   dc ps >&2 || true
