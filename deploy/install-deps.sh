@@ -38,6 +38,9 @@ RUNTIME_PKGS+=(curl)
 BUILD_PKGS+=(liburiparser-dev)
 RUNTIME_PKGS+=(liburiparser1)
 TEST_PKGS+=(libxml2-dev)
+# the dashboard's browser test (tests/e2e/test_dashboard.py): Debian's Chromium, driven by
+# npm's playwright-core (which never downloads a browser), and a CJK font so Chinese renders
+TEST_PKGS+=(chromium fonts-noto-cjk)
 
 pkgs=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = "--build" ] && pkgs=("${BUILD_PKGS[@]}")

@@ -64,7 +64,8 @@ for _ in $(seq 50); do "$ctl" --timeout 200 ping >/dev/null 2>&1 && break; sleep
 # the HTTP gateway, open (no API keys: loopback development only; see docs/architecture.md)
 glog="$home/log/gateway.log"
 seen=$( (wc -l <"$glog") 2>/dev/null || echo 0)
-nohup "$build/services/whistle-gateway" --open --catalog "$catalog" >>"$glog" 2>&1 &
+nohup "$build/services/whistle-gateway" --open --catalog "$catalog" \
+  --web "$top/services/gateway/web" >>"$glog" 2>&1 &
 echo $! >"$home/run/gateway.pid"
 for _ in $(seq 50); do tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" && break; sleep 0.2; done
 tail -n +"$((seen + 1))" "$glog" | grep -q "listening on" ||
@@ -77,6 +78,7 @@ whistle is running on loopback (requests / events):
   tracking      tcp://127.0.0.1:7120 / 7121
   notification  tcp://127.0.0.1:7130 / 7131
   gateway       http://127.0.0.1:7080 (open: no API keys; /healthz /readyz /v1/cases ...)
+  dashboard     http://127.0.0.1:7080/ (open: signed in as an operator at once)
 data: $home   logs: $home/log/   catalog: $catalog
 
 Try:   $ctl report --grid g001 --matter m01 --description '占道经营' --reporter r1

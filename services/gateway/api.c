@@ -1,15 +1,20 @@
 /* api.c: the gateway's routes: health, readiness and the JSON API (/v1/...), each turned into
  * one request to the service that owns the answer, made on behalf of the caller's API key. To
  * add routes, add rows to gateway_api_routes. */
+#include "keys.h"
 #include "open311_routes.h"
 #include "params.h"
 #include "route.h"
 #include "stats.h"
 #include "stream.h"
+#include "ticket.h"
+#include "web.h"
+#include "whistle/clock.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
 #include "whistle/json.h"
 #include "whistle/wlog.h"
+#include <microhttpd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -220,6 +225,45 @@ static void s_visits(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
     s_call(gw, r, GW_TRACKING, &req);
 }
 
+/* ---- the caller and its stream tickets (the dashboard) ------------------------------------ */
+
+static int s_identify(gateway_t *gw, struct gw_req *r);
+
+/* GET /v1/whoami: the identity of the caller's key, so a page knows what to show. Public: no
+ * key at all is "none" (a page learns whether the gateway is --open without a 401); a key
+ * that is not listed is 401 as anywhere. */
+static void s_whoami(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    if (s_no_query(r)) return;
+    int open = gateway__config(gw)->open;
+    if (!open && !gateway__header(r, "Authorization")) {
+        gateway__answer(r, 200, json_pack("{s:s,s:s,s:b}", "kind", "none", "code", "", "open", 0));
+        return;
+    }
+    if (s_identify(gw, r)) return;
+    gateway__answer(r, 200,
+                    json_pack("{s:s,s:s,s:b}", "kind",
+                              open ? "operator" : wh_kind_name(r->who.kind), "code",
+                              open ? "" : r->who.code, "open", open));
+}
+
+/* POST /v1/stream-tickets: a one-time ticket for an event stream (ticket.h). */
+static void s_ticket(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    if (s_no_query(r)) return;
+    char t[GW_TICKET_LEN + 1];
+    int rc = gateway_tickets_issue(gateway__tickets(gw), r->key, wh_mono_ms(), t);
+    if (rc) {
+        gateway__answer_error(r, 503, rc, "",
+                              rc == WH_EBUSY ? "too many unused stream tickets; try again"
+                                             : "no random bytes for a ticket; try again");
+        return;
+    }
+    gateway__answer(r, 200, json_pack("{s:s,s:i}", "ticket", t, "expires_in_ms", GW_TICKET_TTL_MS));
+}
+
 /* ---- live topics (SSE) ----------------------------------------------------------------- */
 
 static void s_on_first(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
@@ -272,13 +316,19 @@ const struct gw_route gateway_api_routes[] = {
     {"GET", "/healthz", s_healthz, GW_ROUTE_PUBLIC},
     {"GET", "/readyz", s_readyz, GW_ROUTE_PUBLIC},
     {"GET", "/metrics", gateway_stats_serve, GW_ROUTE_METRICS}, /* stats.c */
+    /* the dashboard (web.c): static files; it signs in with an API key of its own */
+    {"GET", "/", gateway_web_serve, GW_ROUTE_PUBLIC},
+    {"GET", "/web/{}", gateway_web_serve, GW_ROUTE_PUBLIC},
+    {"GET", "/web/vendor/{}", gateway_web_serve, GW_ROUTE_PUBLIC},
+    {"GET", "/v1/whoami", s_whoami, GW_ROUTE_PUBLIC}, /* identifies the caller itself */
+    {"POST", "/v1/stream-tickets", s_ticket, 0},
     {"GET", "/v1/cases", s_cases, 0},
     {"GET", "/v1/cases/{}", s_case, 0},
     {"POST", "/v1/cases/{}/{}", s_action, 0},
     {"GET", "/v1/figures", s_figures, 0},
     {"GET", "/v1/visits", s_visits, 0},
-    {"GET", "/v1/topics/{}/events", s_topic, 0},    /* all/, district/ */
-    {"GET", "/v1/topics/{}/{}/events", s_topic, 0}, /* dept/cg/, case/C00000001/, ... */
+    {"GET", "/v1/topics/{}/events", s_topic, GW_ROUTE_TICKET},    /* all/, district/ */
+    {"GET", "/v1/topics/{}/{}/events", s_topic, GW_ROUTE_TICKET}, /* dept/cg/, case/C1/, ... */
     /* Open311 GeoReport v2 (open311_routes.c): callers identified by api_key, not bearer */
     {"GET", "/discovery.json", gateway_open311_discovery, GW_ROUTE_PUBLIC},
     {"GET", "/discovery.xml", gateway_open311_discovery, GW_ROUTE_PUBLIC},
@@ -296,11 +346,32 @@ const size_t gateway_api_n_routes = sizeof gateway_api_routes / sizeof gateway_a
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
+/* A stream's ?ticket= (ticket.h) instead of a bearer key: spent here. 0, or -1 answered 401. */
+static int s_identify_ticket(gateway_t *gw, struct gw_req *r, const char *ticket)
+{
+    char key[GW_KEY_MAX + 1];
+    int ok = gateway_tickets_redeem(gateway__tickets(gw), ticket, wh_mono_ms(), key, sizeof key);
+    if (ok && !gateway__config(gw)->open && !gateway__key_lookup(gw, key, &r->who)) ok = 0;
+    if (!ok) {
+        snprintf(r->hdr_name, sizeof r->hdr_name, "WWW-Authenticate");
+        snprintf(r->hdr_value, sizeof r->hdr_value,
+                 "Bearer realm=\"whistle\", error=\"invalid_token\"");
+        gateway__answer_error(r, 401, WH_EFORBIDDEN, "query.ticket",
+                              "this stream ticket is unknown, used or expired (or its key was "
+                              "removed): ask POST /v1/stream-tickets for another");
+        return -1;
+    }
+    return 0;
+}
+
 /* Who the caller is: its bearer key's identity. 0, or -1 when answered 401. */
 static int s_identify(gateway_t *gw, struct gw_req *r)
 {
-    if (gateway__config(gw)->open) return 0;
     const char *h = gateway__header(r, "Authorization");
+    const char *ticket = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "ticket");
+    if (ticket && (r->route->flags & GW_ROUTE_TICKET) && !h)
+        return s_identify_ticket(gw, r, ticket);
+    if (gateway__config(gw)->open) return 0;
     snprintf(r->hdr_name, sizeof r->hdr_name, "WWW-Authenticate");
     if (!h || strncmp(h, "Bearer ", 7) != 0) {
         snprintf(r->hdr_value, sizeof r->hdr_value, "Bearer realm=\"whistle\"");
@@ -317,6 +388,7 @@ static int s_identify(gateway_t *gw, struct gw_req *r)
         gateway__answer_error(r, 401, WH_EFORBIDDEN, "authorization", "this API key is not known");
         return -1;
     }
+    snprintf(r->key, sizeof r->key, "%s", key); /* listed: at most GW_KEY_MAX */
     r->hdr_name[0] = 0;
     return 0;
 }

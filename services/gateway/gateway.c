@@ -6,6 +6,8 @@
 #include "keys.h"
 #include "stats.h"
 #include "stream.h"
+#include "ticket.h"
+#include "web.h"
 #include "whistle/catalog.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
@@ -29,6 +31,8 @@ struct gateway {
     struct wh_catalog *catalog; /* --catalog: Open311's services and grids */
     int64_t catalog_mtime_ms;   /* its file's mtime: Open311's changeset */
     gw_stats_t *stats;          /* its own series (stats.h) */
+    gw_tickets_t *tickets;      /* one-time tickets of browsers' event streams (ticket.h) */
+    const char *web;            /* the dashboard's folder (web.h), or NULL */
     uv_signal_t sigterm, sigint;
     int stopping;
 };
@@ -51,6 +55,16 @@ const struct wh_catalog *gateway__catalog(const gateway_t *gw)
 int64_t gateway__catalog_mtime_ms(const gateway_t *gw)
 {
     return gw->catalog_mtime_ms;
+}
+
+const char *gateway__web_dir(const gateway_t *gw)
+{
+    return gw->web;
+}
+
+struct gw_tickets *gateway__tickets(gateway_t *gw)
+{
+    return gw->tickets;
 }
 
 uv_loop_t *gateway__loop(gateway_t *gw)
@@ -126,6 +140,11 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
         free(gw);
         return NULL;
     }
+    if (!(gw->tickets = gateway_tickets_new())) {
+        gateway_stats_destroy(&gw->stats);
+        free(gw);
+        return NULL;
+    }
     uv_loop_init(&gw->loop);
     gw->zctx = zmq_ctx_new();
     char err[512];
@@ -148,6 +167,19 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
         wh_log_error("API keys: %s (set --api-keys FILE)", err);
         goto fail;
     }
+    gw->web = gateway_web_dir(cfg->web, WHISTLE_WEB_DIR);
+    if (cfg->web && !gw->web) {
+        wh_log_error("--web %s: no index.html there (the dashboard's folder: "
+                     "services/gateway/web in the tree)",
+                     cfg->web);
+        goto fail;
+    }
+    if (gw->web)
+        wh_log_info("dashboard: files from %s, at /", gw->web);
+    else
+        wh_log_info("dashboard: no folder found (%s, services/gateway/web): GET / answers 404; "
+                    "give --web DIR",
+                    WHISTLE_WEB_DIR);
     gw->backend =
         gateway_backend_new(&gw->loop, gw->zctx, cfg->api, GW_N_BACKENDS, cfg->backend_timeout_ms,
                             keyed ? &kp : NULL, keyed ? server.public_key : NULL);
@@ -228,5 +260,6 @@ void gateway_destroy(gateway_t **self_p)
     uv_loop_close(&gw->loop);
     if (gw->zctx) zmq_ctx_term(gw->zctx);
     gateway_stats_destroy(&gw->stats);
+    gateway_tickets_destroy(&gw->tickets);
     free(gw);
 }

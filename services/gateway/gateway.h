@@ -38,6 +38,7 @@ struct gateway_config {
     const char *server_key; /* --server-key FILE: the services' public key */
     const char *log_level;  /* --log-level */
     const char *catalog;    /* --catalog FILE: the district catalog (Open311's services) */
+    const char *web;        /* --web DIR: the dashboard's files (NULL: found, web.h) */
 };
 
 /* Parses argv and the WHISTLE_* environment. 1: --help or --version printed; -1: bad usage
@@ -85,10 +86,13 @@ struct gw_req {
     const char *ctype;
     char hdr_name[32]; /* one extra answer header (Allow, WWW-Authenticate), or "" */
     char hdr_value[96];
-    struct wh_identity who;    /* the caller (kind NONE with --open) */
-    json_t *acc;               /* handler state (readyz collects its answers here) */
-    gateway_reply_fn reply_fn; /* the handler's answer to its backend calls */
-    void *resp;                /* a prepared streaming answer (struct MHD_Response), or NULL */
+    const char *cache;          /* Cache-Control of a buffered answer (NULL: no-store) */
+    const char *const *headers; /* more static headers: name, value, ..., NULL; or NULL */
+    struct wh_identity who;     /* the caller (kind NONE with --open) */
+    char key[160];              /* its bearer key ("" with --open or a ticket; keys.h) */
+    json_t *acc;                /* handler state (readyz collects its answers here) */
+    gateway_reply_fn reply_fn;  /* the handler's answer to its backend calls */
+    void *resp;                 /* a prepared streaming answer (struct MHD_Response), or NULL */
 
     const struct gw_route *route; /* the route it matched, or NULL (stats: route "none") */
     uint64_t started_ns;          /* uv_hrtime() when its headers were in */
@@ -139,6 +143,10 @@ const struct gateway_config *gateway__config(const gateway_t *gw);
 /* The district catalog (--catalog, read once at start) and when its file last changed. */
 const struct wh_catalog *gateway__catalog(const gateway_t *gw);
 int64_t gateway__catalog_mtime_ms(const gateway_t *gw);
+/* The dashboard's folder (web.h), or NULL when there is none. */
+const char *gateway__web_dir(const gateway_t *gw);
+/* The event streams' one-time tickets (ticket.h). */
+struct gw_tickets *gateway__tickets(gateway_t *gw);
 /* The gateway's loop (for a handler's timers). */
 uv_loop_t *gateway__loop(gateway_t *gw);
 /* 1 and `who` filled when `key` is an API key on the list, else 0. */

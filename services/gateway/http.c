@@ -184,7 +184,9 @@ static enum MHD_Result s_queue(struct gw_req *r)
     r->answer = NULL; /* MHD frees it */
     if (r->ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
     if (r->hdr_name[0]) MHD_add_response_header(resp, r->hdr_name, r->hdr_value);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Cache-Control", r->cache ? r->cache : "no-store");
+    for (size_t i = 0; r->headers && r->headers[i] && r->headers[i + 1]; i += 2)
+        MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
     enum MHD_Result rc = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return s_counted(r, rc);

@@ -43,6 +43,9 @@ static void s_help(void)
            "  --open                  no API keys: every caller acts as an operator (local\n"
            "                          development only) [WHISTLE_OPEN=1]\n"
            "                          One of --api-keys and --open is required.\n"
+           "  --web DIR               the dashboard's files, served at / [WHISTLE_WEB]\n"
+           "                          (default: " WHISTLE_WEB_DIR " when it is there,\n"
+           "                          else services/gateway/web from the tree)\n"
            "  --metrics-open          GET /metrics without an API key (a scraper on a private\n"
            "                          network); else it takes an operator or service key\n"
            "                          [WHISTLE_METRICS_OPEN=1]\n");
@@ -102,6 +105,7 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
     c->server_key = s_env("server-key", NULL);
     c->log_level = s_env("log-level", "info");
     c->catalog = s_env("catalog", "deploy/catalog/default.json");
+    c->web = s_env("web", NULL);
     const char *maxc = s_env("max-connections", "1000"), *bto = s_env("backend-timeout-ms", "5000");
     const char *rto = s_env("request-timeout-ms", "10000"), *ito = s_env("idle-timeout-s", "30");
     const char *sse = s_env("sse-heartbeat-ms", "15000");
@@ -127,6 +131,7 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         O_SSE,
         O_METRICS_OPEN,
         O_CATALOG,
+        O_WEB,
         O_UP = 300
     };
     struct option opts[32] = {
@@ -145,8 +150,9 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         {"sse-heartbeat-ms", required_argument, 0, O_SSE},
         {"metrics-open", no_argument, 0, O_METRICS_OPEN},
         {"catalog", required_argument, 0, O_CATALOG},
+        {"web", required_argument, 0, O_WEB},
     };
-    size_t n = 15;
+    size_t n = 16;
     for (int i = 0; i < 2 * GW_N_BACKENDS; i++)
         opts[n++] = (struct option){names[i], required_argument, 0, O_UP + i};
     opts[n] = (struct option){0, 0, 0, 0};
@@ -159,6 +165,7 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         case O_OPEN: c->open = 1; break;
         case O_METRICS_OPEN: c->metrics_open = 1; break;
         case O_CATALOG: c->catalog = optarg; break;
+        case O_WEB: c->web = optarg; break;
         case O_KEY: c->key = optarg; break;
         case O_SKEY: c->server_key = optarg; break;
         case O_LOG: c->log_level = optarg; break;

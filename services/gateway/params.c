@@ -187,7 +187,7 @@ static int s_seq(const char *v, uint64_t *out)
 int gateway_params_stream_from(const struct gw_query *q, const char *last_event_id, uint64_t *from,
                                int *has, struct wh_field_error *err)
 {
-    static const char *const known[] = {"from_seq", NULL};
+    static const char *const known[] = {"from_seq", "ticket", NULL}; /* ticket: api.c */
     int rc = s_only(q, known, err);
     if (rc) return rc;
     *has = 0;

@@ -15,6 +15,7 @@ typedef void (*gw_handler_fn)(gateway_t *gw, struct gw_req *r, const struct gw_m
 enum gw_route_flag {
     GW_ROUTE_PUBLIC = 1,  /* answered without an API key (health checks) */
     GW_ROUTE_METRICS = 2, /* public with --metrics-open, else an API key (GET /metrics) */
+    GW_ROUTE_TICKET = 4,  /* also ?ticket= instead of a bearer key (event streams, ticket.h) */
 };
 
 struct gw_route {

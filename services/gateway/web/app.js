@@ -1,0 +1,708 @@
+/* app.js: whistle's dashboard (乡街吹哨 指挥中心). Signs in with an API key of the gateway's
+ * allowlist (kept in sessionStorage, sent as a bearer key), reads the JSON API with it, and
+ * follows the caller's own topic over Server-Sent Events: the gateway and the services decide
+ * what the key may see; this page shows what it is given. The stream is opened with a one-time
+ * ticket (POST /v1/stream-tickets: EventSource cannot send headers); when it breaks the page
+ * opens a new one from the event after the last it saw (?from_seq=), so nothing is missed.
+ * Every label in Chinese first and English (the toggle). No framework; uPlot for the chart. */
+(function () {
+  'use strict';
+
+  /* ---- labels: zh-CN, en --------------------------------------------------------------- */
+  const L = {
+    title: ['乡街吹哨 · 指挥中心', 'Whistle · command centre'],
+    offline: ['未连接', 'offline'],
+    live: ['实时', 'live'],
+    reconnecting: ['重连中', 'reconnecting'],
+    signout: ['退出', 'Sign out'],
+    signin: ['登录', 'Sign in'],
+    signin_help: ['请输入网关的 API 密钥（由运维人员发放）。密钥只保存在本标签页中。',
+      'Enter your gateway API key (issued by the operators). It is kept in this tab only.'],
+    api_key: ['API 密钥', 'API key'],
+    signin_button: ['登录', 'Sign in'],
+    bad_key: ['密钥无效或未登记', 'This API key is not known'],
+    no_gateway: ['无法连接网关', 'The gateway does not answer'],
+    today_reported: ['今日上报', 'Reported today'],
+    today_dispatched: ['今日派单', 'Dispatched today'],
+    today_closed: ['今日办结', 'Closed today'],
+    open_total: ['在办案件', 'Open cases'],
+    open_by: ['在办案件：按哨种与状态', 'Open cases by whistle and state'],
+    chart_title: ['近30分钟动态（每分钟）', 'Events in the last 30 minutes (per minute)'],
+    chart_time: ['时间', 'time'],
+    chart_events: ['动态', 'events'],
+    chart_escalations: ['升级', 'escalations'],
+    cases: ['案件', 'Cases'],
+    case_id: ['案件', 'Case'],
+    whistle: ['哨种', 'Whistle'],
+    state: ['状态', 'State'],
+    grid: ['网格', 'Grid'],
+    lead_unit: ['牵头单位', 'Lead unit'],
+    departments: ['报到部门', 'Departments'],
+    updated: ['更新', 'Updated'],
+    actions: ['操作', 'Actions'],
+    feed: ['实时动态', 'Live events'],
+    total: ['合计', 'Total'],
+    note_prompt: ['进展说明：', 'Progress note:'],
+    who_operator: ['区级指挥中心', 'District operator'],
+    who_township: ['乡镇（街道）', 'Township'],
+    who_department: ['职能部门', 'Department'],
+    who_open: ['（开放模式）', '(open mode)'],
+    // case states
+    REPORTED: ['已上报', 'Reported'], DISPATCHED: ['已派单', 'Dispatched'],
+    IN_PROGRESS: ['办理中', 'In progress'], RESOLVED: ['已解决', 'Resolved'],
+    CLOSED: ['已办结', 'Closed'], REOPENED: ['重新办理', 'Reopened'],
+    REFUSED: ['不予受理', 'Refused'], REVIEW: ['待审核', 'In review'],
+    // whistles
+    QUICK: ['快捷哨', 'Quick'], EMERGENCY: ['应急哨', 'Emergency'], TOUGH: ['攻坚哨', 'Tough'],
+    // assignment states
+    NOTIFIED: ['待报到', 'notified'], CHECKED_IN: ['已报到', 'checked in'],
+    WORKING: ['办理中', 'working'], DONE: ['已完成', 'done'], RETURNED: ['已退单', 'returned'],
+    RELEASED: ['已改派', 'released'], DECLINED: ['已拒单', 'declined'],
+    // actions
+    CHECKIN: ['报到', 'Check in'], PROGRESS: ['进展', 'Progress'], COMPLETE: ['完成', 'Complete'],
+    RESOLVE: ['解决', 'Resolve'], VERIFY: ['验单', 'Verify'], RETURN: ['退单', 'Return'],
+    ASSIGN: ['增派', 'Assign'], RELEASE: ['撤离', 'Release'], ACCEPT: ['接单', 'Accept'],
+    DECLINE: ['拒单', 'Decline'], DISPATCH: ['派单', 'Dispatch'], REFUSE: ['不予受理', 'Refuse'],
+    ESCALATE: ['升级督办', 'Escalate'], ORDER: ['点单派单', 'Order'], BLOW: ['吹哨', 'Blow'],
+    HAND_OVER: ['移交社区', 'Hand over'], REJECT: ['驳回', 'Reject'],
+    visit_logged: ['网格走访', 'Grid visit'],
+    // views: what needs a push (point 4), a case (point 5)
+    tab_board: ['看板', 'Board'], tab_push: ['待督办', 'Needs a push'],
+    push_title: ['待督办：超时与临期案件', 'Needs a push: overdue and due cases'],
+    department: ['部门', 'Department'], overdue_only: ['只看超时', 'Overdue only'],
+    all: ['全部', 'all'], deadline_kind: ['时限', 'Deadline'], countdown: ['剩余时间', 'Time left'],
+    ladder: ['督办层级', 'Ladder step'], not_checked_in: ['未报到部门', 'Not checked in'],
+    overdue_by: ['超时', 'overdue'], dl_checkin: ['报到', 'check-in'],
+    dl_resolve: ['办结', 'resolution'], dl_review: ['审核', 'review'],
+    ladder_0: ['—', '—'], ladder_1: ['提醒', 'remind'], ladder_2: ['督办', 'supervise'],
+    ladder_3: ['已升级', 'raised'],
+    back: ['返回', 'Back'], assignments: ['1+N 派单', '1+N assignments'],
+    timeline: ['全过程记录', 'Timeline'], assigned_at: ['派单时间', 'Assigned'],
+    checkin_deadline: ['报到时限', 'Check in by'], checked_in_at: ['报到时间', 'Checked in'],
+    done_at: ['完成时间', 'Done'], reason_prompt: ['原因：', 'Reason:'],
+    dept_prompt: ['增派部门代码：', 'Department code to assign:'],
+    description: ['描述', 'Description'],
+  };
+  const OPEN_STATES = ['REVIEW', 'REPORTED', 'DISPATCHED', 'IN_PROGRESS', 'RESOLVED', 'REOPENED'];
+  const WHISTLES = ['QUICK', 'EMERGENCY', 'TOUGH'];
+  const PAYLOADS = ['case_updated', 'case_reported', 'case_dispatched', 'case_refused',
+    'case_escalated', 'visit_logged', 'review_step', 'entry'];
+
+  let lang = localStorage.getItem('whistle.lang') === 'en' ? 'en' : 'zh';
+  const t = (k) => (L[k] ? L[k][lang === 'zh' ? 0 : 1] : k);
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+
+  /* ---- state ---------------------------------------------------------------------------- */
+  let key = sessionStorage.getItem('whistle.key') || '';
+  let me = null;                 // {kind, code, open}
+  const cases = new Map();       // id -> Case (JSON), the highest version seen
+  const flashed = new Set();     // ids changed since the last render
+  const feed = [];               // [{at, text}] newest first, at most 200
+  const times = [];              // [{at, escalate}] events of the last 30 minutes, for the chart
+  let es = null, lastId = 0, retry = 0, retryTimer = null, renderQueued = false, chart = null;
+  const dash = window.whistleDash = { lastId: 0, gaps: 0, events: 0, connects: 0, ids: [] };
+
+  /* ---- the JSON API -------------------------------------------------------------------- */
+  async function api(method, path, body) {
+    const headers = key ? { Authorization: 'Bearer ' + key } : {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, { method, headers, cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    let doc = null;
+    try { doc = await res.json(); } catch (e) { doc = null; }
+    if (!res.ok) {
+      const err = new Error(doc && doc.error ? doc.error.message : res.status + ' ' + res.statusText);
+      err.status = res.status;
+      err.code = doc && doc.error ? doc.error.code : '';
+      throw err;
+    }
+    return doc;
+  }
+
+  /* ---- sign-in ---------------------------------------------------------------------------- */
+  async function signIn(k) {
+    key = k;
+    me = await api('GET', '/v1/whoami');
+    sessionStorage.setItem('whistle.key', k);
+    $('signin').hidden = true;
+    $('tabs').hidden = false;
+    $('signout').hidden = false;
+    show('board');
+    showWho();
+    connect(0);
+    await loadCases();
+  }
+
+  function signOut() {
+    sessionStorage.removeItem('whistle.key');
+    location.reload();
+  }
+
+  function showWho() {
+    if (!me) return;
+    const kindLabel = { operator: 'who_operator', township: 'who_township',
+      department: 'who_department' }[me.kind];
+    $('who').textContent = (kindLabel ? t(kindLabel) : me.kind) + (me.code ? ' ' + me.code : '') +
+      (me.open ? ' ' + t('who_open') : '');
+  }
+
+  /* The caller's own topic: notification's read rules (services/notification/notification.c). */
+  function topic() {
+    if (!me || me.kind === 'operator' || me.kind === 'service' || me.open) return 'all';
+    if (me.kind === 'township') return 'unit/' + encodeURIComponent(me.code);
+    if (me.kind === 'department') return 'dept/' + encodeURIComponent(me.code);
+    if (me.kind === 'station' || me.kind === 'volunteer')
+      return me.kind + '/' + encodeURIComponent(me.code);
+    return null; // an integrator has no topic
+  }
+
+  /* ---- cases --------------------------------------------------------------------------- */
+  function merge(c) {
+    if (!c || !c.id) return false;
+    const old = cases.get(c.id);
+    if (old && (old.version || 0) > (c.version || 0)) return false;
+    cases.set(c.id, c);
+    flashed.add(c.id);
+    return true;
+  }
+
+  async function loadCases() {
+    let after = '';
+    for (let page = 0; page < 50; page++) {
+      const r = await api('GET', '/v1/cases?limit=1000' + (after ? '&after=' + encodeURIComponent(after) : ''));
+      for (const c of r.cases || []) if (merge(c)) flashed.delete(c.id);
+      if (!r.next_after) break;
+      after = r.next_after;
+    }
+    queueRender();
+  }
+
+  /* ---- the live stream ------------------------------------------------------------------- */
+  async function connect(fromSeq) {
+    const tp = topic();
+    if (!tp) return;
+    clearTimeout(retryTimer);
+    let ticket;
+    try {
+      ticket = (await api('POST', '/v1/stream-tickets')).ticket;
+    } catch (e) {
+      if (e.status === 401) return signOut();
+      return reconnectLater();
+    }
+    let url = '/v1/topics/' + tp + '/events?ticket=' + ticket;
+    if (fromSeq > 0) url += '&from_seq=' + fromSeq;
+    es = new EventSource(url);
+    dash.connects++;
+    es.onopen = () => { retry = 0; setLive('live'); };
+    for (const name of PAYLOADS) es.addEventListener(name, onEvent);
+    es.addEventListener('error', (e) => {
+      if (e.data) { // the gateway's own `error` event: the position is gone, or no longer ours
+        let d = {};
+        try { d = JSON.parse(e.data); } catch (x) { /* keep {} */ }
+        es.close();
+        if (d.code === 'EGONE') { lastId = 0; loadCases().then(() => connect(0)); }
+        else reconnectLater();
+        return;
+      }
+      // the connection broke: never let EventSource retry with a spent ticket
+      es.close();
+      reconnectLater();
+    });
+  }
+
+  function reconnectLater() {
+    setLive('reconnecting');
+    const ms = Math.min(5000, 250 * Math.pow(2, retry++));
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => connect(lastId ? lastId + 1 : 0), ms);
+  }
+
+  /* For the browser test: drop the stream as a network fault would, come back after `ms`. */
+  dash.dropStream = (ms) => {
+    if (es) es.close();
+    setLive('reconnecting');
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => connect(lastId ? lastId + 1 : 0), ms || 1000);
+  };
+
+  function setLive(s) {
+    const b = $('live');
+    b.dataset.i18n = s;
+    b.textContent = t(s);
+    b.className = 'live ' + (s === 'live' ? 'on' : 'off');
+  }
+
+  function onEvent(e) {
+    const id = Number(e.lastEventId);
+    if (lastId && id <= lastId) return; // already seen
+    if (lastId && id !== lastId + 1) dash.gaps++;
+    lastId = id;
+    dash.lastId = id;
+    dash.events++;
+    dash.ids.push(id);
+    let env;
+    try { env = JSON.parse(e.data); } catch (x) { return; }
+    const at = env.occurred_at_ms || Date.now();
+    const u = env.case_updated;
+    let text;
+    if (u && u.case) {
+      merge(u.case);
+      const en = u.entry || {};
+      text = [u.case.id, t(en.action || ''), en.department || en.actor || '',
+        '→', t(u.case.state || '')].filter(Boolean).join(' ');
+      times.push({ at, escalate: en.action === 'ESCALATE' });
+    } else if (env.visit_logged) {
+      const v = env.visit_logged;
+      text = t('visit_logged') + ' ' + v.grid + ' ' + v.staff + ' ' + v.minutes + "'";
+      times.push({ at, escalate: false });
+    } else {
+      text = (env.correlation_id || '') + ' ' + e.type;
+    }
+    feed.unshift({ at, text, id });
+    if (feed.length > 200) feed.length = 200;
+    queueRender();
+  }
+
+  /* ---- actions (a department on its own orders) ----------------------------------------- */
+  async function act(c, verb) {
+    const body = {};
+    if (verb === 'progress') {
+      const note = prompt(t('note_prompt'));
+      if (note === null) return;
+      body.note = note;
+    }
+    $('action-error').textContent = '';
+    try {
+      const r = await api('POST', '/v1/cases/' + encodeURIComponent(c.id) + '/' + verb, body);
+      if (r && r.case) merge(r.case);
+      queueRender();
+    } catch (e) {
+      $('action-error').textContent = c.id + ': ' + e.message;
+    }
+  }
+
+  function myAssignment(c) {
+    if (!me || me.kind !== 'department') return null;
+    return (c.assignments || []).find((a) => a.department === me.code && !a.kind) || null;
+  }
+
+  /* ---- rendering ------------------------------------------------------------------------- */
+  function queueRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => { renderQueued = false; render(); });
+  }
+
+  function midnight() {
+    const d = new Date();
+    d.setHours(0, 0, 0, 0);
+    return d.getTime();
+  }
+
+  function render() {
+    if (!me) return;
+    const m0 = midnight();
+    let reported = 0, dispatched = 0, closed = 0, open = 0;
+    const byWs = {};
+    for (const c of cases.values()) {
+      if ((c.created_at_ms || 0) >= m0) reported++;
+      const firstAssigned = Math.min(...(c.assignments || []).map((a) => a.assigned_at_ms || Infinity));
+      if (firstAssigned >= m0 && firstAssigned !== Infinity) dispatched++;
+      if (c.state === 'CLOSED' && (c.updated_at_ms || 0) >= m0) closed++;
+      if (OPEN_STATES.includes(c.state)) {
+        open++;
+        const w = c.whistle || 'QUICK';
+        byWs[w] = byWs[w] || {};
+        byWs[w][c.state] = (byWs[w][c.state] || 0) + 1;
+      }
+    }
+    $('today-reported').textContent = reported;
+    $('today-dispatched').textContent = dispatched;
+    $('today-closed').textContent = closed;
+    $('open-total').textContent = open;
+    renderOpenTable(byWs);
+    renderCases();
+    renderFeed();
+    renderChart();
+    renderPush();
+    if (openId && flashed.has(openId)) refreshCase();
+    flashed.clear();
+  }
+
+  function caseCell(id) {
+    const td = el('td', 'id');
+    const a = el('a', 'case-link', id);
+    a.href = '#case/' + id;
+    a.addEventListener('click', (ev) => { ev.preventDefault(); openCase(id); });
+    td.append(a);
+    return td;
+  }
+
+  /* ---- views ------------------------------------------------------------------------------ */
+  let view = 'board';
+  function show(v) {
+    view = v;
+    for (const s of document.querySelectorAll('section.view')) s.hidden = s.id !== v;
+    for (const b of document.querySelectorAll('#tabs button'))
+      b.className = b.dataset.view === v ? 'on' : '';
+    if (v !== 'case') openId = null;
+    render();
+  }
+
+  /* ---- what needs a push (point 4): every open case by the deadline it must meet next ------- */
+  let sortKey = 'due', sortDesc = false;
+  function nextDue(c) {
+    const notIn = (c.assignments || []).filter((a) => a.state === 'NOTIFIED');
+    if (c.state === 'REVIEW') return { due: c.review_deadline_ms || 0, kind: 'dl_review', notIn: [] };
+    if (!['DISPATCHED', 'IN_PROGRESS', 'REOPENED'].includes(c.state)) return null;
+    if (notIn.length) {
+      const due = Math.min(...notIn.map((a) => a.checkin_deadline_ms || c.checkin_deadline_ms || Infinity));
+      return { due: due === Infinity ? 0 : due, kind: 'dl_checkin', notIn: notIn.map((a) => a.department) };
+    }
+    return { due: c.resolve_deadline_ms || 0, kind: 'dl_resolve', notIn: [] };
+  }
+
+  function fmtLeft(ms) {
+    const neg = ms < 0, s = Math.floor(Math.abs(ms) / 1000);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    const txt = (h ? h + ':' + String(m).padStart(2, '0') : String(m)) + ':' + String(sec).padStart(2, '0');
+    return neg ? t('overdue_by') + ' ' + txt : txt;
+  }
+
+  function fillSelect(id, values, labels) {
+    const sel = $(id), keep = sel.value;
+    sel.replaceChildren(el('option', '', t('all')));
+    sel.firstChild.value = '';
+    for (const v of [...values].sort()) {
+      const o = el('option', '', labels ? t(v) : v);
+      o.value = v;
+      sel.append(o);
+    }
+    sel.value = [...values].includes(keep) ? keep : '';
+  }
+
+  function renderPush() {
+    if (view !== 'push') return;
+    const now = Date.now(), rows = [], units = new Set(), depts = new Set(), ws = new Set();
+    for (const c of cases.values()) {
+      const d = nextDue(c);
+      if (!d || !d.due) continue;
+      units.add(c.lead_unit || '');
+      for (const a of c.assignments || []) depts.add(a.department);
+      ws.add(c.whistle || 'QUICK');
+      rows.push({ c, d, left: d.due - now });
+    }
+    fillSelect('f-unit', units);
+    fillSelect('f-dept', depts);
+    fillSelect('f-whistle', ws, true);
+    const fu = $('f-unit').value, fd = $('f-dept').value, fw = $('f-whistle').value;
+    const fo = $('f-overdue').checked;
+    const shown = rows.filter((r) => (!fu || r.c.lead_unit === fu) &&
+      (!fd || (r.c.assignments || []).some((a) => a.department === fd)) &&
+      (!fw || (r.c.whistle || 'QUICK') === fw) && (!fo || r.left < 0));
+    const key = {
+      id: (r) => r.c.id, whistle: (r) => r.c.whistle || '', unit: (r) => r.c.lead_unit || '',
+      due: (r) => r.d.due, level: (r) => r.c.escalation_level || 0,
+    }[sortKey];
+    shown.sort((a, b) => {
+      const x = key(a), y = key(b);
+      const o = x < y ? -1 : x > y ? 1 : 0;
+      return sortDesc ? -o : o;
+    });
+    for (const th of document.querySelectorAll('#push-table th[data-sort]'))
+      th.className = th.dataset.sort === sortKey ? 'sorted' + (sortDesc ? ' desc' : '') : '';
+    const tbody = $('push-table').tBodies[0];
+    tbody.replaceChildren();
+    for (const r of shown) {
+      const tr = el('tr', r.left < 0 ? 'overdue' : '');
+      tr.dataset.case = r.c.id;
+      tr.append(caseCell(r.c.id));
+      tr.append(el('td', '', t(r.c.whistle || '')));
+      tr.append(el('td', '', r.c.lead_unit || ''));
+      tr.append(el('td', '', t(r.d.kind)));
+      const cd = el('td', 'countdown', fmtLeft(r.left));
+      cd.dataset.due = r.d.due;
+      tr.append(cd);
+      const lv = Math.min(3, r.c.escalation_level || 0);
+      const ld = el('td', 'ladder ladder-' + lv, t('ladder_' + lv));
+      ld.dataset.level = r.c.escalation_level || 0;
+      tr.append(ld);
+      tr.append(el('td', 'not-in', r.d.notIn.join(' ')));
+      tbody.append(tr);
+    }
+  }
+
+  /* the countdowns tick without a re-render */
+  setInterval(() => {
+    if (view !== 'push') return;
+    const now = Date.now();
+    for (const td of document.querySelectorAll('#push-table td.countdown')) {
+      const left = Number(td.dataset.due) - now;
+      td.textContent = fmtLeft(left);
+      td.parentNode.className = left < 0 ? 'overdue' : '';
+    }
+  }, 1000);
+
+  /* ---- a case (point 5): its timeline, its 1+N, the actions the caller's role has ------------ */
+  let openId = null, refreshing = false;
+  async function openCase(id) {
+    openId = id;
+    $('case-error').textContent = '';
+    show('case');
+    openId = id;
+    await refreshCase();
+  }
+
+  async function refreshCase() {
+    if (!openId || refreshing) return;
+    refreshing = true;
+    const id = openId;
+    try {
+      const r = await api('GET', '/v1/cases/' + encodeURIComponent(id));
+      if (id === openId) renderCase(r);
+    } catch (e) {
+      $('case-error').textContent = id + ': ' + e.message;
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  function verbsFor(c) {
+    if (!me || c.state === 'CLOSED' || c.state === 'REFUSED') return [];
+    if (me.kind === 'department') {
+      const a = myAssignment(c);
+      if (!a) return [];
+      if (a.state === 'NOTIFIED') return ['checkin', 'return'];
+      if (a.state === 'CHECKED_IN' || a.state === 'WORKING') return ['progress', 'complete', 'return'];
+      return [];
+    }
+    // the lead unit resolves and assigns as itself (tracking's authorize.c); the district's
+    // operators raise the ladder (督办)
+    if (me.kind === 'township') return ['resolve', 'assign', 'escalate'];
+    if (me.kind === 'operator' || me.open) return ['escalate'];
+    return [];
+  }
+
+  async function caseAction(c, verb) {
+    const body = {};
+    if (verb === 'progress') {
+      const n = prompt(t('note_prompt'));
+      if (n === null) return;
+      body.note = n;
+    } else if (verb === 'return' || verb === 'escalate') {
+      const n = prompt(t('reason_prompt'));
+      if (n === null) return;
+      body.reason = n;
+    } else if (verb === 'assign') {
+      const d = prompt(t('dept_prompt'));
+      if (d === null) return;
+      body.department = d.trim();
+    }
+    $('case-error').textContent = '';
+    try {
+      const r = await api('POST', '/v1/cases/' + encodeURIComponent(c.id) + '/' + verb, body);
+      if (r && r.case) merge(r.case);
+      await refreshCase();
+    } catch (e) {
+      // the API's own refusal, as it gave it
+      $('case-error').textContent = t(verb.toUpperCase()) + ': ' + (e.code ? e.code + ' ' : '') + e.message;
+    }
+  }
+
+  function renderCase(r) {
+    const c = r.case || {};
+    merge(c);
+    $('case-title').textContent = [c.id, t(c.whistle || ''), t(c.state || ''),
+      (c.report && c.report.grid) || '', c.lead_unit || ''].join(' · ');
+    $('case-title').dataset.state = c.state || '';
+    $('case-desc').textContent = (c.report && c.report.description) || '';
+    const acts = $('case-actions');
+    acts.replaceChildren();
+    for (const v of verbsFor(c)) {
+      const b = el('button', 'case-' + v, t(v.toUpperCase()));
+      b.type = 'button';
+      b.addEventListener('click', () => caseAction(c, v));
+      acts.append(b);
+    }
+    const tb = $('case-assignments').tBodies[0];
+    tb.replaceChildren();
+    const when = (ms) => (ms ? new Date(ms).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '');
+    for (const a of c.assignments || []) {
+      const tr = el('tr');
+      tr.dataset.department = a.department;
+      tr.dataset.state = a.state || '';
+      for (const v of [a.department + (a.kind ? ' (' + a.kind + ')' : ''), t(a.state || ''),
+        when(a.assigned_at_ms), when(a.checkin_deadline_ms), when(a.checked_in_at_ms), when(a.done_at_ms)])
+        tr.append(el('td', '', v));
+      tb.append(tr);
+    }
+    const ol = $('case-history');
+    ol.replaceChildren();
+    for (const h of r.history || []) {
+      const li = el('li');
+      li.dataset.action = h.action || '';
+      li.append(el('time', '', when(h.at_ms)));
+      li.append(document.createTextNode([t(h.action || ''), h.actor || '', h.department || '',
+        h.from_state || h.to_state ? t(h.from_state || '') + ' → ' + t(h.to_state || '') : '',
+        h.note || ''].filter(Boolean).join(' ')));
+      ol.append(li);
+    }
+  }
+
+  function renderOpenTable(byWs) {
+    const tb = $('open-table');
+    tb.replaceChildren();
+    const head = el('tr');
+    head.append(el('th', '', t('whistle')));
+    for (const s of OPEN_STATES) head.append(el('th', '', t(s)));
+    head.append(el('th', '', t('total')));
+    tb.append(head);
+    for (const w of WHISTLES) {
+      const tr = el('tr');
+      tr.dataset.whistle = w;
+      tr.append(el('th', '', t(w)));
+      let sum = 0;
+      for (const s of OPEN_STATES) {
+        const n = (byWs[w] && byWs[w][s]) || 0;
+        sum += n;
+        const td = el('td', '', String(n));
+        td.dataset.state = s;
+        tr.append(td);
+      }
+      const td = el('td', 'sum', String(sum));
+      td.dataset.state = 'total';
+      tr.append(td);
+      tb.append(tr);
+    }
+  }
+
+  function fmtTime(ms) {
+    if (!ms) return '';
+    return new Date(ms).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false });
+  }
+
+  function renderCases() {
+    const tbody = $('cases').tBodies[0];
+    tbody.replaceChildren();
+    const list = [...cases.values()].sort((a, b) => (b.updated_at_ms || 0) - (a.updated_at_ms || 0));
+    for (const c of list.slice(0, 500)) {
+      const tr = el('tr', flashed.has(c.id) ? 'flash' : '');
+      tr.dataset.case = c.id;
+      tr.dataset.state = c.state || '';
+      tr.append(caseCell(c.id));
+      tr.append(el('td', '', t(c.whistle || '')));
+      const st = el('td');
+      st.append(el('span', 'state ' + (c.state || ''), t(c.state || '')));
+      tr.append(st);
+      tr.append(el('td', '', (c.report && c.report.grid) || ''));
+      tr.append(el('td', '', c.lead_unit || ''));
+      const deps = el('td');
+      for (const a of c.assignments || [])
+        deps.append(el('span', 'dept ' + (a.state || ''), a.department + ' ' + t(a.state || '')));
+      tr.append(deps);
+      tr.append(el('td', '', fmtTime(c.updated_at_ms)));
+      const acts = el('td', 'actions');
+      const mine = myAssignment(c);
+      if (mine && c.state !== 'CLOSED' && c.state !== 'REFUSED') {
+        const verbs = mine.state === 'NOTIFIED' ? ['checkin']
+          : (mine.state === 'CHECKED_IN' || mine.state === 'WORKING') ? ['progress', 'complete'] : [];
+        for (const v of verbs) {
+          const b = el('button', 'act-' + v, t(v.toUpperCase()));
+          b.type = 'button';
+          b.addEventListener('click', () => act(c, v));
+          acts.append(b);
+        }
+      }
+      tr.append(acts);
+      tbody.append(tr);
+    }
+  }
+
+  function renderFeed() {
+    const ol = $('feed');
+    ol.replaceChildren();
+    for (const f of feed.slice(0, 100)) {
+      const li = el('li');
+      li.dataset.id = f.id;
+      li.append(el('time', '', fmtTime(f.at)));
+      li.append(document.createTextNode(f.text));
+      ol.append(li);
+    }
+  }
+
+  /* Events and escalations per minute over the last 30 minutes (uPlot, vendored). */
+  function renderChart() {
+    if (!window.uPlot) return;
+    const now = Math.floor(Date.now() / 60000);
+    const xs = [], ev = [], esc = [];
+    for (let i = 29; i >= 0; i--) { xs.push((now - i) * 60); ev.push(0); esc.push(0); }
+    while (times.length && times[0].at < (now - 29) * 60000) times.shift();
+    for (const x of times) {
+      const k = Math.floor(x.at / 60000) - (now - 29);
+      if (k >= 0 && k < 30) { ev[k]++; if (x.escalate) esc[k]++; }
+    }
+    const data = [xs, ev, esc];
+    if (chart && chart._lang === lang) { chart.setData(data); return; }
+    if (chart) chart.destroy();
+    const box = $('chart');
+    chart = new window.uPlot({
+      width: Math.max(300, box.clientWidth || 480), height: 220,
+      series: [{ label: t('chart_time') }, { label: t('chart_events'), stroke: '#b71c1c', width: 2 },
+        { label: t('chart_escalations'), stroke: '#ef6c00', width: 2 }],
+      axes: [{}, { label: t('chart_events') }],
+    }, data, box);
+    chart._lang = lang;
+  }
+
+  /* ---- language ---------------------------------------------------------------------------- */
+  function applyLang() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('title');
+    for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+    $('lang').textContent = lang === 'zh' ? 'English' : '中文';
+    showWho();
+    render();
+  }
+
+  /* ---- start ------------------------------------------------------------------------------- */
+  document.addEventListener('DOMContentLoaded', () => {
+    $('lang').addEventListener('click', () => {
+      lang = lang === 'zh' ? 'en' : 'zh';
+      localStorage.setItem('whistle.lang', lang);
+      applyLang();
+    });
+    $('signout').addEventListener('click', signOut);
+    for (const b of document.querySelectorAll('#tabs button'))
+      b.addEventListener('click', () => show(b.dataset.view));
+    $('case-back').addEventListener('click', () => show('board'));
+    for (const id of ['f-unit', 'f-dept', 'f-whistle', 'f-overdue'])
+      $(id).addEventListener('change', () => renderPush());
+    for (const th of document.querySelectorAll('#push-table th[data-sort]'))
+      th.addEventListener('click', () => {
+        if (sortKey === th.dataset.sort) sortDesc = !sortDesc;
+        else { sortKey = th.dataset.sort; sortDesc = th.dataset.sort === 'level'; }
+        renderPush();
+      });
+    $('signin-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      $('signin-error').textContent = '';
+      try {
+        await signIn($('key').value.trim());
+      } catch (e) {
+        key = '';
+        $('signin-error').textContent = e.status === 401 ? t('bad_key') : (e.status ? e.message : t('no_gateway'));
+      }
+    });
+    applyLang();
+    if (key) signIn(key).catch(() => { sessionStorage.removeItem('whistle.key'); key = ''; });
+    // a gateway started with --open (deploy/local/up.sh) takes no key: in at once as an operator
+    else fetch('/v1/whoami', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null))
+      .then((w) => { if (w && w.open) signIn(''); }).catch(() => {});
+  });
+})();

@@ -1,0 +1,230 @@
+/* dashboard.test.js: whistle's dashboard in a real browser: Debian's Chromium
+ * (/usr/bin/chromium, --no-sandbox as root) driven by playwright-core, which downloads nothing.
+ * Run by tests/e2e/test_dashboard.py against a real stack and gateway; env:
+ *   DASH_URL     the gateway (http://127.0.0.1:PORT/)
+ *   DASH_KEYS    JSON {ops, cg, yjgl, north, app}: API keys of the gateway's allowlist
+ *   DASH_SHOTS   the folder the screenshots go to (the build folder: never committed)
+ * Prints one line per check; exits 1 on the first failure. */
+'use strict';
+const { chromium } = require('playwright-core');
+const path = require('path');
+
+const BASE = process.env.DASH_URL;
+const KEYS = JSON.parse(process.env.DASH_KEYS);
+const SHOTS = process.env.DASH_SHOTS;
+const origin = new URL(BASE).origin;
+
+function ok(cond, what) {
+  if (!cond) throw new Error('FAILED: ' + what);
+  console.log('ok - ' + what);
+}
+
+/* A report through the gateway's Open311 API (an integrator's key): the case id, once intake
+ * committed it and tracking holds it (open311_routes.c answers then). */
+async function report(matter, grid, description) {
+  const form = new URLSearchParams({ api_key: KEYS.app, service_code: matter,
+    'attribute[grid]': grid, description, lat: '30.5', long: '117.25' });
+  const res = await fetch(BASE + 'requests.json', { method: 'POST', body: form,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  const doc = await res.json();
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error('report ' + res.status + ' ' + JSON.stringify(doc));
+  return doc[0].service_request_id;
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu'], headless: true });
+  const elsewhere = [], errors = [];
+  async function page(name, key) {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 },
+      locale: 'zh-CN' });
+    const p = await ctx.newPage();
+    p.on('request', (r) => { if (!r.url().startsWith(origin + '/')) elsewhere.push(r.url()); });
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(name + ': ' + m.text()); });
+    p.on('pageerror', (e) => errors.push(name + ': ' + e.message));
+    p.answer = '到场处置中';
+    p.on('dialog', (d) => d.accept(p.answer));
+    await p.goto(BASE);
+    if (key) {
+      await p.fill('#key', key);
+      await p.click('#signin-form button[type=submit]');
+      await p.locator('#board').waitFor({ state: 'visible', timeout: 5000 });
+      await p.locator('#live.on').waitFor({ timeout: 5000 });
+    }
+    return p;
+  }
+  const shot = (p, name) => p.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+  const row = (p, id) => p.locator(`#cases tr[data-case="${id}"]`);
+
+  // ---- a wrong key: refused in the page, in Chinese --------------------------------------
+  const bad = await page('bad', null);
+  ok(await bad.evaluate(() => document.documentElement.lang) === 'zh-CN', 'the page is zh-CN first');
+  ok((await bad.title()).includes('乡街吹哨'), 'the title is Chinese');
+  await bad.fill('#key', 'not-a-key-0123456789abcdef');
+  await bad.click('#signin-form button[type=submit]');
+  await bad.locator('#signin-error', { hasText: '密钥无效' }).waitFor({ timeout: 3000 });
+  ok(true, 'an unknown key is refused: 密钥无效或未登记');
+  await shot(bad, '01-signin');
+  errors.length = 0; // the 401 of that sign-in is logged by Chromium as a failed resource
+
+  // ---- the operator: the district, live ---------------------------------------------------
+  const ops = await page('ops', KEYS.ops);
+  ok((await ops.textContent('#who')).includes('区级指挥中心'), 'the operator signed in');
+  const before = Number(await ops.textContent('#today-reported'));
+  const t0 = Date.now();
+  const c1 = await report('m1', 'g1', '东门占道经营，请城管处置');
+  const t1 = Date.now();
+  await row(ops, c1).waitFor({ timeout: 1000 });
+  const seen = Date.now() - t1;
+  ok(seen < 1000, `a case reported through the API is on the live board ${seen} ms after the ` +
+     `API answered (${t1 - t0} ms to answer)`);
+  await ops.locator('#today-reported', { hasText: String(before + 1) }).waitFor({ timeout: 1000 });
+  ok(true, "today's reported counter moved by one");
+  await ops.locator('#open-table tr[data-whistle="QUICK"] td[data-state="total"]',
+    { hasText: /^[1-9]/ }).waitFor({ timeout: 1000 });
+  ok(true, 'open cases by whistle and state count it (快捷哨)');
+  await ops.locator('#feed li', { hasText: c1 }).first().waitFor({ timeout: 1000 });
+  ok(true, 'the live feed lists it');
+  await shot(ops, '02-operator-board-zh');
+
+  // ---- the English toggle -------------------------------------------------------------------
+  await ops.click('#lang');
+  await ops.locator('h1', { hasText: 'command centre' }).waitFor({ timeout: 1000 });
+  ok((await ops.textContent('#cases thead')).includes('Lead unit'), 'every label also in English');
+  await shot(ops, '03-operator-board-en');
+  await ops.click('#lang');
+  await ops.locator('h1', { hasText: '指挥中心' }).waitFor({ timeout: 1000 });
+
+  // ---- a department: its own orders, checked in from the page -------------------------------
+  const cg = await page('cg', KEYS.cg);
+  await row(cg, c1).waitFor({ timeout: 3000 });
+  ok(true, 'department cg sees its order');
+  await row(cg, c1).locator('button.act-checkin').click();
+  await cg.locator(`#cases tr[data-case="${c1}"][data-state="IN_PROGRESS"]`).waitFor({ timeout: 2000 });
+  ok((await row(cg, c1).textContent()).includes('已报到'), 'cg checked in from the page: 已报到');
+  await ops.locator(`#cases tr[data-case="${c1}"][data-state="IN_PROGRESS"]`).waitFor({ timeout: 1000 });
+  ok(true, "the operator's board shows the check-in live (办理中)");
+  await row(cg, c1).locator('button.act-progress').click();
+  await ops.locator('#feed li', { hasText: c1 + ' 进展' }).first().waitFor({ timeout: 1000 });
+  ok(true, 'progress logged from the page reaches the board');
+  await shot(cg, '04-department-cg');
+
+  // ---- another department never sees cg's case -------------------------------------------------
+  const yj = await page('yjgl', KEYS.yjgl);
+  const c2 = await report('m3', 'g1', '燃气泄漏，请应急管理处置');
+  await row(yj, c2).waitFor({ timeout: 1000 });
+  await row(ops, c2).waitFor({ timeout: 1000 });
+  await row(cg, c1).waitFor({ timeout: 1000 });
+  ok(await row(yj, c1).count() === 0, "department yjgl does not see cg's case");
+  ok(await row(cg, c2).count() === 0, "department cg does not see yjgl's case");
+  ok(errors.length === 0, 'no console error or page error so far: ' + errors.join(' | '));
+  const direct = await yj.evaluate(async (id) => {
+    const r = await fetch('/v1/cases/' + id,
+      { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('whistle.key') } });
+    return r.status;
+  }, c1);
+  ok(direct === 403 || direct === 404, `yjgl's key reading cg's case directly is refused (${direct})`);
+  errors.length = 0; // Chromium logs that refusal as a failed resource
+  await shot(yj, '05-department-yjgl');
+
+  // ---- what needs a push (point 4): a 攻坚哨 case whose 2.5 s check-in passes ----------------
+  const c4 = await report('m4', 'g2', '违章搭建，需城管、城管监察、市场监管联合处置');
+  await ops.click('#tabs button[data-view="push"]');
+  const prow = (p, id) => p.locator(`#push-table tr[data-case="${id}"]`);
+  await prow(ops, c4).waitFor({ timeout: 2000 });
+  ok((await prow(ops, c4).locator('td.not-in').textContent()) === 'cg cgj scjg',
+     'the push list names the departments not checked in: cg cgj scjg');
+  const left0 = await prow(ops, c4).locator('td.countdown').textContent();
+  await ops.locator(`#push-table tr.overdue[data-case="${c4}"]`).waitFor({ timeout: 5000 });
+  const left1 = await prow(ops, c4).locator('td.countdown').textContent();
+  ok(left1.startsWith('超时'), `its deadline counts down (${left0}) and passes (${left1})`);
+  await ops.locator(`#push-table tr[data-case="${c4}"] td.ladder:not([data-level="0"])`)
+    .waitFor({ timeout: 10000 });
+  ok(true, 'the ladder step it is on: ' + await prow(ops, c4).locator('td.ladder').textContent());
+  await ops.click('#tabs button[data-view="board"]');
+  await ops.locator('#feed li', { hasText: c4 + ' 升级督办' }).first().waitFor({ timeout: 1000 });
+  ok(true, 'the escalation reached the live feed');
+  await ops.click('#tabs button[data-view="push"]');
+  await ops.selectOption('#f-whistle', 'TOUGH');
+  ok(await ops.locator('#push-table tbody tr').count() === 1 && await prow(ops, c4).count() === 1,
+     'filtered by whistle: only the 攻坚哨 case');
+  await ops.selectOption('#f-whistle', '');
+  await ops.selectOption('#f-dept', 'yjgl');
+  ok(await prow(ops, c4).count() === 0 && await prow(ops, c2).count() === 1,
+     'filtered by department: yjgl\'s case, not the one without yjgl');
+  await ops.selectOption('#f-dept', '');
+  await ops.selectOption('#f-unit', 'north');
+  ok(await prow(ops, c4).count() === 1, 'filtered by township');
+  await ops.selectOption('#f-unit', '');
+  await ops.click('#push-table th[data-sort="level"]');
+  ok(await ops.locator('#push-table tbody tr').first().getAttribute('data-case') === c4,
+     'sorted by ladder step: the escalated case first');
+  await shot(ops, '08-operator-push');
+
+  // ---- a case (point 5): timeline, 1+N, actions by role with the API's refusals --------------
+  await row(cg, c4).locator('a.case-link').click();
+  await cg.locator('#case').waitFor({ state: 'visible', timeout: 2000 });
+  await cg.locator('#case-history li[data-action="DISPATCH"]').waitFor({ timeout: 2000 });
+  ok(await cg.locator('#case-history li[data-action="ESCALATE"]').count() >= 1,
+     'the timeline holds the dispatch and the escalation');
+  ok(await cg.locator('#case-assignments tbody tr').count() === 3, 'the 1+N: three departments');
+  ok(await cg.locator('#case-actions button.case-resolve').count() === 0,
+     'a department is offered no resolve');
+  await cg.click('#case-actions button.case-checkin');
+  await cg.locator('#case-assignments tr[data-department="cg"][data-state="CHECKED_IN"]')
+    .waitFor({ timeout: 2000 });
+  ok(true, 'cg checked in from the case view');
+  await ops.locator(`#push-table tr[data-case="${c4}"] td.not-in`, { hasText: /^cgj scjg$/ })
+    .waitFor({ timeout: 1000 });
+  ok(true, "the operator's push list drops cg from the departments not checked in");
+  await shot(cg, '09-department-case');
+  await prow(ops, c4).locator('a.case-link').click();
+  await ops.locator('#case-actions button.case-escalate').waitFor({ timeout: 2000 });
+  ok(await ops.locator('#case-actions button').count() === 1,
+     "the operator is offered 升级督办 only (resolve and assign are the lead unit's)");
+  await shot(ops, '10-operator-case');
+  await ops.click('#case-back');
+
+  // ---- a township: its own unit -------------------------------------------------------------------
+  const north = await page('north', KEYS.north);
+  const c3 = await report('m1', 'g3', '南一社区占道经营');
+  await row(ops, c3).waitFor({ timeout: 1000 });
+  await row(north, c1).waitFor({ timeout: 3000 });
+  ok(await row(north, c3).count() === 0, 'township north sees its case (g1), not south\'s (g3)');
+  await row(north, c1).locator('a.case-link').click();
+  // RESOLVE while cg still works on it: tracking refuses (ESTATE), the page says so as given
+  await north.locator('#case-actions button.case-resolve').waitFor({ timeout: 2000 });
+  await north.click('#case-actions button.case-resolve');
+  await north.locator('#case-error', { hasText: /./ }).waitFor({ timeout: 2000 });
+  const refusal = await north.textContent('#case-error');
+  ok(/^解决: ESTATE .*cg/.test(refusal), 'a refused action shows the API\'s refusal: ' + refusal);
+  await shot(north, '11-township-case-refusal');
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.startsWith('north: Failed to load')));
+  await north.click('#case-back');
+  await shot(north, '06-township-north');
+
+  // ---- a broken stream resumes from the last event id: no gap ------------------------------------
+  const before2 = await ops.evaluate(() => window.whistleDash.connects);
+  await ops.evaluate(() => window.whistleDash.dropStream(1500));
+  const away = [await report('m1', 'g2', '断线期间上报一'), await report('m2', 'g2', '断线期间上报二')];
+  for (const id of away) await row(ops, id).waitFor({ timeout: 5000 });
+  const d = await ops.evaluate(() => ({ gaps: window.whistleDash.gaps, ids: window.whistleDash.ids,
+    connects: window.whistleDash.connects }));
+  ok(d.connects > before2, 'the page reconnected with a fresh ticket');
+  ok(d.gaps === 0 && d.ids.every((id, i) => i === 0 || id === d.ids[i - 1] + 1),
+     `after the break the stream went on from the next id: ${d.ids.length} events, no gap, no duplicate`);
+  await ops.locator('#live.on').waitFor({ timeout: 3000 });
+  await shot(ops, '07-operator-after-reconnect');
+
+  // ---- nothing from elsewhere, no error in any page (CSP violations are console errors) ------
+  ok(elsewhere.length === 0, 'the browser fetched nothing from elsewhere: ' + elsewhere.join(' '));
+  ok(errors.length === 0, 'no console error or page error: ' + errors.join(' | '));
+  const ver = await ops.evaluate(() => typeof window.uPlot === 'function' &&
+    document.querySelectorAll('#chart .u-wrap').length === 1);
+  ok(ver, 'the vendored uPlot drew the chart');
+  await browser.close();
+  console.log('dashboard: all checks passed');
+}
+
+main().catch((e) => { console.error(e && e.stack || e); process.exit(1); });
