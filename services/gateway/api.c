@@ -225,6 +225,24 @@ static void s_visits(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
     s_call(gw, r, GW_TRACKING, &req);
 }
 
+/* GET /v1/grids/{grid}/ledger?period=: 一格一账本, one grid's book (tracking's GridLedger; its
+ * community, township or street and the district read it, tracking decides) */
+static void s_ledger(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    struct gw_query q;
+    struct wh_field_error err;
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__GridLedger g = WHISTLE__V1__GRID_LEDGER__INIT;
+    if (gateway__query(r, &q, &err) || gateway_params_ledger(&q, &g, &err)) {
+        s_bad(r, &err);
+        return;
+    }
+    g.grid = (char *)m->param[0];
+    req.body_case = WHISTLE__V1__REQUEST__BODY_GRID_LEDGER;
+    req.grid_ledger = &g;
+    s_call(gw, r, GW_TRACKING, &req);
+}
+
 /* ---- the caller and its stream tickets (the dashboard) ------------------------------------ */
 
 static int s_identify(gateway_t *gw, struct gw_req *r);
@@ -327,6 +345,7 @@ const struct gw_route gateway_api_routes[] = {
     {"POST", "/v1/cases/{}/{}", s_action, 0},
     {"GET", "/v1/figures", s_figures, 0},
     {"GET", "/v1/visits", s_visits, 0},
+    {"GET", "/v1/grids/{}/ledger", s_ledger, 0},
     {"GET", "/v1/topics/{}/events", s_topic, GW_ROUTE_TICKET},    /* all/, district/ */
     {"GET", "/v1/topics/{}/{}/events", s_topic, GW_ROUTE_TICKET}, /* dept/cg/, case/C1/, ... */
     /* Open311 GeoReport v2 (open311_routes.c): callers identified by api_key, not bearer */

@@ -146,7 +146,7 @@ int gateway_params_list(const struct gw_query *q, Whistle__V1__ListCases *out,
 int gateway_params_figures(const struct gw_query *q, Whistle__V1__Figures *out,
                            struct wh_field_error *err)
 {
-    static const char *const known[] = {"period", "by", NULL};
+    static const char *const known[] = {"period", "by", "unit", NULL};
     int rc = s_only(q, known, err);
     if (rc) return rc;
     const char *v = s_get(q, "period");
@@ -157,7 +157,18 @@ int gateway_params_figures(const struct gw_query *q, Whistle__V1__Figures *out,
                      "");
     out->period = (char *)v;
     v = s_get(q, "by");
-    if (v && v[0]) out->by = (char *)v; /* tracking names the groupings it knows */
+    if (v && v[0]) out->by = (char *)v;        /* tracking names the groupings it knows */
+    return s_code(q, "unit", &out->unit, err); /* a township's own figures by department */
+}
+
+int gateway_params_ledger(const struct gw_query *q, Whistle__V1__GridLedger *out,
+                          struct wh_field_error *err)
+{
+    static const char *const known[] = {"period", NULL};
+    int rc = s_only(q, known, err);
+    if (rc) return rc;
+    const char *v = s_get(q, "period");
+    if (v && v[0]) out->period = (char *)v; /* tracking parses it; "" = this month */
     return 0;
 }
 

@@ -29,9 +29,12 @@ int gateway_query_add(struct gw_query *q, const char *key, const char *raw,
  * into `q`). 0 or WH_EFIELD. */
 int gateway_params_list(const struct gw_query *q, Whistle__V1__ListCases *out,
                         struct wh_field_error *err);
-/* GET /v1/figures?period=&by= */
+/* GET /v1/figures?period=&by=&unit= */
 int gateway_params_figures(const struct gw_query *q, Whistle__V1__Figures *out,
                            struct wh_field_error *err);
+/* GET /v1/grids/{grid}/ledger?period= (the grid is the route's: the caller sets out->grid) */
+int gateway_params_ledger(const struct gw_query *q, Whistle__V1__GridLedger *out,
+                          struct wh_field_error *err);
 /* GET /v1/visits?week=&grid=&short= */
 int gateway_params_visits(const struct gw_query *q, Whistle__V1__Visits *out,
                           struct wh_field_error *err);

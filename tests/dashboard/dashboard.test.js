@@ -217,6 +217,86 @@ async function main() {
   await ops.locator('#live.on').waitFor({ timeout: 3000 });
   await shot(ops, '07-operator-after-reconnect');
 
+  // ---- assessment (point 6): figures of a period beside the previous period's, chart, CSV ------
+  const prev = await ops.evaluate(() => ['2026-W01', '2021-W01', '2026-W48', '2026-01', '2026-11',
+    '2026-Q1', '2026-Q4', '2026'].map((p) => window.whistleDash.prevPeriod(p)));
+  ok(JSON.stringify(prev) === JSON.stringify(['2025-W52', '2020-W53', '2026-W47', '2025-12',
+    '2026-10', '2025-Q4', '2026-Q3', '2025']), 'the previous period computed in the page: ' + prev);
+  await ops.click('#tabs button[data-view="assess"]');
+  const week = await ops.evaluate(() => window.whistleDash.periodOf('week', new Date()));
+  await ops.locator('#a-table tbody tr[data-key="cg"]').waitFor({ timeout: 3000 });
+  ok(await ops.inputValue('#a-period') === week, 'this ISO week by default: ' + week);
+  const range = await ops.textContent('#a-range');
+  const prevWeek = await ops.evaluate((w) => window.whistleDash.prevPeriod(w), week);
+  ok(range.includes('本期 ' + week) && range.includes('上期 ' + prevWeek),
+     'the previous period beside it: ' + range);
+  const nrows = await ops.locator('#a-table tbody tr[data-key]').count();
+  const cgRow = await ops.locator('#a-table tbody tr[data-key="cg"] td').allTextContents();
+  ok(nrows >= 3 && cgRow[0] !== '' && /^(\d+\.\d%|—)上期/.test(cgRow[5]) &&
+     /^(\d+\.\d%|—)/.test(cgRow[7]) && /\//.test(cgRow[9]),
+     `${nrows} departments ranked with 三率 (— without a value), p50/p90: ${cgRow.join(' | ')}`);
+  ok(await ops.locator('#a-table td.rate', { hasText: /^—/ }).count() > 0,
+     'a rate with no value (none verified yet) shows —');
+  const drawn = await ops.evaluate(() => {
+    const cv = document.querySelector('#a-chart canvas');
+    if (!cv || !cv.width) return 0;
+    const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    let red = 0; // the score bars (#b71c1c) and the rate lines: pixels drawn in colour
+    for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && px[i] - px[i + 2] > 60) red++;
+    return red;
+  });
+  ok(drawn > 200, `the chart canvas is drawn (${drawn} coloured pixels)`);
+  const [download] = await Promise.all([ops.waitForEvent('download'), ops.click('#a-csv')]);
+  const csv = require('fs').readFileSync(await download.path(), 'utf8');
+  const lines = csv.replace(/^\ufeff/, '').split('\r\n');
+  ok(download.suggestedFilename() === `figures-department-${week}.csv` && csv.startsWith('\ufeff') &&
+     lines[0].startsWith('period,by,rank,key,name,dispatched,') && lines[lines.length - 1] === '' &&
+     lines.length === nrows + 2 && lines.some((l) => l.startsWith(`${week},department,`) &&
+       l.split(',')[3] === 'cg' && l.includes(',' + prevWeek + ',')),
+     `the CSV export (${download.suggestedFilename()}): header, ${nrows} rows, CRLF`);
+  await ops.selectOption('#a-by', 'township');
+  await ops.locator('#a-table tbody tr[data-key="north"]').waitFor({ timeout: 3000 });
+  ok(true, 'by township: north ranked');
+  await ops.selectOption('#a-kind', 'month');
+  const month = await ops.inputValue('#a-period');
+  await ops.locator('#a-range', { hasText: '本期 ' + month }).waitFor({ timeout: 3000 });
+  await ops.locator('#a-table tbody tr[data-key="north"]').waitFor({ timeout: 3000 });
+  ok(/^\d{4}-\d{2}$/.test(month), 'a month (月通报): ' + month);
+  await shot(ops, '12-operator-assessment');
+  await ops.click('#lang');
+  await ops.locator('#a-table thead', { hasText: 'Satisfaction' }).waitFor({ timeout: 1000 });
+  ok(true, 'the assessment in English too');
+  await ops.click('#lang');
+  await north.click('#tabs button[data-view="assess"]');
+  await north.selectOption('#a-by', 'department');
+  await north.locator('#a-table tbody tr[data-key="cg"]').waitFor({ timeout: 3000 });
+  ok(await north.textContent('#a-error') === '', "a township reads the departments' figures over its own cases");
+
+  // ---- 一格一账本 (point 7): a grid's page ---------------------------------------------------
+  await north.click('#tabs button[data-view="board"]');
+  await row(north, c1).locator('a.grid-link').click();
+  await north.locator('#g-book').waitFor({ state: 'visible', timeout: 3000 });
+  const staff = await north.locator('#g-staff tbody tr').evaluateAll((rs) => rs.map((r) =>
+    r.dataset.staff + (r.className === 'short' ? '!' : '')));
+  ok(JSON.stringify(staff) === JSON.stringify(['王一', '李二!', '张三!', '赵四!']),
+     'the 1+3 staff, under 5 h this week flagged: ' + staff.join(' '));
+  ok((await north.textContent('#g-head')).includes('北一社区') &&
+     (await north.textContent('#g-head dd[data-fact="households"]')) === '312',
+     'its community, township and households');
+  ok(await north.locator('#g-visits tbody tr', { hasText: '入户走访' }).count() === 1,
+     'a visit with its note');
+  await north.locator(`#g-cases tr[data-case="${c1}"]`).waitFor({ timeout: 1000 });
+  ok(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(await north.textContent(`#g-cases tr[data-case="${c1}"]`)),
+     'its case listed with dates');
+  ok(await north.locator(`#g-open tr[data-case="${c1}"]`).count() === 1, 'and among the open items');
+  await shot(north, '13-township-grid-book');
+  await cg.click('#tabs button[data-view="grid"]');
+  await cg.fill('#g-code', 'g1');
+  await cg.click('#g-load');
+  await cg.locator('#g-error', { hasText: 'EFORBIDDEN' }).waitFor({ timeout: 2000 });
+  ok(await cg.locator('#g-book').isHidden(), "a department may not read a grid's book");
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.startsWith('cg: Failed to load')));
+
   // ---- nothing from elsewhere, no error in any page (CSP violations are console errors) ------
   ok(elsewhere.length === 0, 'the browser fetched nothing from elsewhere: ' + elsewhere.join(' '));
   ok(errors.length === 0, 'no console error or page error: ' + errors.join(' | '));

@@ -4,7 +4,9 @@ Python's http.client and raw sockets.
 - /healthz, /readyz (503 naming the service while one is stopped, 200 again after)
 - the JSON API with bearer keys: report (ZeroMQ) -> dispatch -> checkin -> progress ->
   complete -> resolve (409 first, naming field and state) -> verify, list, escalate,
-  figures, visits; a department key acting as another department -> 403; no key / an unknown
+  figures (a township's by department with unit=), visits, a grid's book (GET
+  /v1/grids/{grid}/ledger: its township reads it, a department 403, an unknown grid 400); a
+  department key acting as another department -> 403; no key / an unknown
   key -> 401; a key added to the file works without a restart
 - bad input: 413, malformed and unknown-field bodies, unknown route 404, a '..' and a NUL in
   the URL, a raw NUL byte; nothing of it reaches the gateway's log
@@ -192,6 +194,22 @@ def test_flow(c):
     assert st == 200, (st, body)
     st, _, body = c.http("GET", "/v1/visits?week=%s" % week, headers=bearer("cg"))
     assert st == 403 and body["error"]["field"] == "visits.grid", (st, body)
+    # 一格一账本: GridLedger on the caller's behalf (its township reads it, a department not)
+    st, _, body = c.http("GET", "/v1/grids/g1/ledger?period=%s" % week, headers=bearer("north"))
+    assert st == 200 and body["grid"] == "g1" and body["unit"] == "north", (st, body)
+    assert [s["staff"] for s in body["staff"]] == ["王一", "李二", "张三", "赵四"], body["staff"]
+    assert cid in [x["case_id"] for x in body["cases"]], (cid, body["cases"])
+    st, _, body = c.http("GET", "/v1/grids/g1/ledger", headers=bearer("ops"))
+    assert st == 200 and body["period"], (st, body)  # this month's
+    st, _, body = c.http("GET", "/v1/grids/g1/ledger", headers=bearer("cg"))
+    assert st == 403 and body["error"]["field"] == "grid_ledger.grid", (st, body)
+    st, _, body = c.http("GET", "/v1/grids/nowhere/ledger", headers=bearer("ops"))
+    assert st == 400 and body["error"]["field"] == "grid_ledger.grid", (st, body)
+    st, _, body = c.http("GET", "/v1/grids/g1/ledger?week=1", headers=bearer("ops"))
+    assert st == 400 and body["error"]["field"] == "query.week", (st, body)
+    st, _, body = c.http("GET", "/v1/figures?period=%s&by=department&unit=north" % week,
+                         headers=bearer("north"))
+    assert st == 200 and body["by"] == "department", (st, body)
     print("flow: ok (%s, %s)" % (cid, cid2))
     return cid
 

@@ -96,6 +96,24 @@ START_TEST(figures_and_visits)
     ck_assert_int_eq(s_query(&q, "by=grid", &err), 0);
     ck_assert_int_eq(gateway_params_figures(&q, &f, &err), WH_EFIELD);
     ck_assert_str_eq(err.field, "query.period");
+    Whistle__V1__Figures fu = WHISTLE__V1__FIGURES__INIT;
+    ck_assert_int_eq(s_query(&q, "period=2026-11&by=department&unit=north", &err), 0);
+    ck_assert_int_eq(gateway_params_figures(&q, &fu, &err), 0);
+    ck_assert_str_eq(fu.unit, "north");
+    ck_assert_int_eq(s_query(&q, "period=2026-11&unit=North!", &err), 0);
+    ck_assert_int_eq(gateway_params_figures(&q, &fu, &err), WH_EFIELD);
+    ck_assert_str_eq(err.field, "query.unit");
+    Whistle__V1__GridLedger g = WHISTLE__V1__GRID_LEDGER__INIT;
+    ck_assert_int_eq(s_query(&q, "period=2026-Q4", &err), 0);
+    ck_assert_int_eq(gateway_params_ledger(&q, &g, &err), 0);
+    ck_assert_str_eq(g.period, "2026-Q4");
+    Whistle__V1__GridLedger g0 = WHISTLE__V1__GRID_LEDGER__INIT;
+    ck_assert_int_eq(s_query(&q, "", &err), 0);
+    ck_assert_int_eq(gateway_params_ledger(&q, &g0, &err), 0);
+    ck_assert_str_eq(g0.period, ""); /* this month */
+    ck_assert_int_eq(s_query(&q, "period=2026-11&grid=g2", &err), 0);
+    ck_assert_int_eq(gateway_params_ledger(&q, &g0, &err), WH_EFIELD);
+    ck_assert_str_eq(err.field, "query.grid");
     Whistle__V1__Visits v = WHISTLE__V1__VISITS__INIT;
     ck_assert_int_eq(s_query(&q, "week=2026-W48&grid=g1&short=1", &err), 0);
     ck_assert_int_eq(gateway_params_visits(&q, &v, &err), 0);

@@ -82,6 +82,39 @@
     done_at: ['完成时间', 'Done'], reason_prompt: ['原因：', 'Reason:'],
     dept_prompt: ['增派部门代码：', 'Department code to assign:'],
     description: ['描述', 'Description'],
+    // assessment (point 6)
+    tab_assess: ['考核', 'Assessment'], tab_grid: ['一格一账本', 'Grid book'],
+    assess_title: ['考核：周调度 · 月通报 · 季点评 · 年考核',
+      'Assessment: weekly, monthly, quarterly, yearly'],
+    period_kind: ['周期', 'Period kind'], period: ['期间', 'Period'],
+    kind_week: ['周调度', 'week'], kind_month: ['月通报', 'month'],
+    kind_quarter: ['季点评', 'quarter'], kind_year: ['年考核', 'year'],
+    group_by: ['分组', 'Group by'], by_department: ['按部门', 'by department'],
+    by_township: ['按乡镇（街道）', 'by township'], by_grid: ['按网格', 'by grid'],
+    query: ['查询', 'Show'], export_csv: ['导出 CSV', 'Export CSV'],
+    rank: ['排名', 'Rank'], prev_rank: ['上期排名', 'Previous rank'], unit_key: ['单位', 'Code'],
+    name: ['名称', 'Name'], dispatched: ['派单', 'Dispatched'],
+    response_rate: ['响应率', 'Response'], resolution_rate: ['解决率', 'Resolution'],
+    satisfaction_rate: ['满意率', 'Satisfaction'], score: ['综合得分', 'Score'],
+    checkin_p50_p90: ['报到用时 p50 / p90', 'Check-in p50 / p90'],
+    resolve_p50_p90: ['办结用时 p50 / p90', 'Resolution p50 / p90'],
+    escalations: ['升级', 'Escalations'], this_period: ['本期', 'this period'],
+    prev_period: ['上期', 'previous'], prev_score: ['上期综合得分', 'Previous score'],
+    no_rows: ['本期无数据', 'No figures for this period'],
+    // a grid's book (point 7)
+    grid_title: ['一格一账本', "A grid's book"], community: ['社区', 'Community'],
+    township: ['乡镇（街道）', 'Township'], street: ['街道', 'street'],
+    households: ['户数', 'Households'], staff_title: ['1+3 网格力量（本期走访）',
+      '1+3 grid staff (visits in the period)'], role: ['职责', 'Role'], staff: ['姓名', 'Name'],
+    hours: ['走访时长', 'Visit hours'], visit_count: ['走访次数', 'Visits'], flag: ['提示', 'Flag'],
+    under_5h: ['不足5小时', 'under 5 h'], leader: ['网格长', 'leader'], worker: ['网格员', 'worker'],
+    visits_title: ['走访记录（民情）', 'Visits (what residents said)'], date: ['日期', 'Date'],
+    minutes: ['分钟', 'Minutes'], note: ['民情', 'Note'],
+    grid_cases: ['本期上报案件', 'Cases reported in the period'], matter: ['事项', 'Matter'],
+    reported_at: ['上报', 'Reported'], dispatched_at: ['派单', 'Dispatched'],
+    resolved_at: ['解决', 'Resolved'], closed_at: ['办结', 'Closed'],
+    open_items: ['未结事项', 'Open items'], due: ['时限', 'Due'],
+    not_listed: ['未列出（请缩短期间）', 'not listed (ask a shorter period)'],
   };
   const OPEN_STATES = ['REVIEW', 'REPORTED', 'DISPATCHED', 'IN_PROGRESS', 'RESOLVED', 'REOPENED'];
   const WHISTLES = ['QUICK', 'EMERGENCY', 'TOUGH'];
@@ -344,6 +377,16 @@
     return td;
   }
 
+  function gridCell(g) {
+    const td = el('td', 'grid-code');
+    if (!g) return td;
+    const a = el('a', 'grid-link', g);
+    a.href = '#grid/' + g;
+    a.addEventListener('click', (ev) => { ev.preventDefault(); openGrid(g); });
+    td.append(a);
+    return td;
+  }
+
   /* ---- views ------------------------------------------------------------------------------ */
   let view = 'board';
   function show(v) {
@@ -352,6 +395,11 @@
     for (const b of document.querySelectorAll('#tabs button'))
       b.className = b.dataset.view === v ? 'on' : '';
     if (v !== 'case') openId = null;
+    if (v === 'assess' && !figures && !$('a-period').value) {
+      $('a-period').value = periodOf($('a-kind').value, new Date());
+      loadFigures();
+    }
+    if (v === 'grid' && !$('g-period').value) $('g-period').value = periodOf('week', new Date());
     render();
   }
 
@@ -600,7 +648,7 @@
       const st = el('td');
       st.append(el('span', 'state ' + (c.state || ''), t(c.state || '')));
       tr.append(st);
-      tr.append(el('td', '', (c.report && c.report.grid) || ''));
+      tr.append(gridCell((c.report && c.report.grid) || ''));
       tr.append(el('td', '', c.lead_unit || ''));
       const deps = el('td');
       for (const a of c.assignments || [])
@@ -660,6 +708,250 @@
     chart._lang = lang;
   }
 
+  /* ---- periods: the spec of a date's period, and the period before a spec ---------------- */
+  const pad = (n) => String(n).padStart(2, '0');
+  /* ISO 8601 week of a calendar day (docs/figures.md: week 1 holds January 4) */
+  function isoWeek(y, m, d) {
+    const th = new Date(Date.UTC(y, m, d));
+    th.setUTCDate(th.getUTCDate() - (th.getUTCDay() + 6) % 7 + 3); // the Thursday of its week
+    const wy = th.getUTCFullYear(), jan4 = new Date(Date.UTC(wy, 0, 4));
+    const w = 1 + Math.round(((th - jan4) / 86400000 - 3 + (jan4.getUTCDay() + 6) % 7) / 7);
+    return wy + '-W' + pad(w);
+  }
+  function periodOf(kind, d) {
+    const y = d.getFullYear(), m = d.getMonth();
+    if (kind === 'week') return isoWeek(y, m, d.getDate());
+    if (kind === 'month') return y + '-' + pad(m + 1);
+    if (kind === 'quarter') return y + '-Q' + (Math.floor(m / 3) + 1);
+    return String(y);
+  }
+  /* The spec of the period just before `spec`; null when `spec` is none. */
+  function prevPeriod(spec) {
+    let x = /^(\d{4})-W(\d{2})$/.exec(spec);
+    if (x) {
+      const jan4 = new Date(Date.UTC(+x[1], 0, 4));
+      const mon = new Date(jan4 - ((jan4.getUTCDay() + 6) % 7) * 86400000 + (+x[2] - 2) * 7 * 86400000);
+      return isoWeek(mon.getUTCFullYear(), mon.getUTCMonth(), mon.getUTCDate());
+    }
+    if ((x = /^(\d{4})-(\d{2})$/.exec(spec)))
+      return +x[2] === 1 ? (+x[1] - 1) + '-12' : x[1] + '-' + pad(+x[2] - 1);
+    if ((x = /^(\d{4})-Q([1-4])$/.exec(spec)))
+      return +x[2] === 1 ? (+x[1] - 1) + '-Q4' : x[1] + '-Q' + (+x[2] - 1);
+    if ((x = /^(\d{4})$/.exec(spec))) return String(+x[1] - 1);
+    return null;
+  }
+  dash.periodOf = periodOf;
+  dash.prevPeriod = prevPeriod;
+
+  function fmtDay(ms, withTime) {
+    if (!ms || ms <= 0) return '';
+    const d = new Date(ms);
+    const day = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+    return withTime ? day + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) : day;
+  }
+
+  /* ---- assessment (point 6): the figures of a period beside the previous period's ---------- */
+  const RATES = ['response_rate', 'resolution_rate', 'satisfaction_rate'];
+  let figures = null, figSeq = 0, figPlot = null;
+  const rateText = (r, k) => (r && r['has_' + k] ? (r[k] * 100).toFixed(1) + '%' : '—');
+  const scoreText = (r) => (r && r.has_score ? (r.score * 100).toFixed(1) : '—');
+  const durText = (n, ms) => (n ? fmtLeft(ms) : '—');
+
+  async function loadFigures() {
+    const spec = $('a-period').value.trim(), by = $('a-by').value, prev = prevPeriod(spec);
+    $('a-error').textContent = '';
+    if (!prev) { $('a-error').textContent = t('period') + ': ' + spec; return; }
+    // a township reads every department's figures over its own cases (figures.unit)
+    const unit = me && me.kind === 'township' && by === 'department' ? '&unit=' + encodeURIComponent(me.code) : '';
+    const q = (p) => '/v1/figures?period=' + encodeURIComponent(p) + '&by=' + by + unit;
+    const seq = ++figSeq;
+    try {
+      const [cur, old] = await Promise.all([api('GET', q(spec)), api('GET', q(prev))]);
+      if (seq !== figSeq) return;
+      figures = { spec, prev, by, cur, old, prevBy: new Map((old.rows || []).map((r) => [r.key, r])) };
+    } catch (e) {
+      if (seq !== figSeq) return;
+      figures = null;
+      $('a-error').textContent = (e.code ? e.code + ' ' : '') + e.message;
+    }
+    renderFigures();
+    figChart(true);
+  }
+
+  function renderFigures() {
+    const tb = $('a-table').tBodies[0];
+    tb.replaceChildren();
+    if (!figures) { $('a-range').textContent = ''; return; }
+    const f = figures, range = (r) => fmtDay(r.from_ms) + ' – ' + fmtDay(r.to_ms - 1);
+    $('a-range').textContent = t('this_period') + ' ' + f.spec + ' (' + range(f.cur) + ')  · ' +
+      t('prev_period') + ' ' + f.prev + ' (' + range(f.old) + ')';
+    const rows = f.cur.rows || [];
+    if (!rows.length) {
+      const tr = el('tr', 'empty');
+      const td = el('td', '', t('no_rows'));
+      td.colSpan = 12;
+      tr.append(td);
+      tb.append(tr);
+    }
+    for (const r of rows) {
+      const p = f.prevBy.get(r.key);
+      const tr = el('tr');
+      tr.dataset.key = r.key;
+      const num = (v) => el('td', 'num', String(v));
+      tr.append(num(r.rank), num(p ? p.rank : '—'), el('td', 'key', r.key), el('td', '', r.name || ''),
+        num(r.dispatched));
+      for (const k of RATES) {
+        const td = el('td', 'num rate', rateText(r, k));
+        td.dataset.rate = k;
+        td.append(el('span', 'prev', t('prev_period') + ' ' + rateText(p, k)));
+        tr.append(td);
+      }
+      const sc = el('td', 'num score', scoreText(r));
+      sc.append(el('span', 'prev', t('prev_period') + ' ' + scoreText(p)));
+      tr.append(sc);
+      tr.append(el('td', 'num', durText(r.checked_in, r.checkin_p50_ms) + ' / ' + durText(r.checked_in, r.checkin_p90_ms)));
+      tr.append(el('td', 'num', durText(r.resolved, r.resolve_p50_ms) + ' / ' + durText(r.resolved, r.resolve_p90_ms)));
+      tr.append(num(r.escalations));
+      tb.append(tr);
+    }
+  }
+
+  /* The rates of this period as lines, its score as bars, the previous period's score dashed:
+   * one x position per row (the first 40 by rank), in percent. */
+  function figChart(rebuild) {
+    const box = $('a-chart');
+    if (!window.uPlot || !figures) { if (figPlot) { figPlot.destroy(); figPlot = null; } return; }
+    const rows = (figures.cur.rows || []).slice(0, 40), labels = rows.map((r) => r.key);
+    const pct = (r, k) => (r && r['has_' + k] ? Math.round(r[k] * 1000) / 10 : null);
+    const data = [rows.map((_, i) => i), rows.map((r) => pct(r, 'score')),
+      ...RATES.map((k) => rows.map((r) => pct(r, k))),
+      rows.map((r) => pct(figures.prevBy.get(r.key), 'score'))];
+    if (figPlot && !rebuild) { figPlot.setData(data); return; }
+    if (figPlot) figPlot.destroy();
+    const n = rows.length;
+    const line = (label, stroke, dash) => ({ label: t(label), scale: '%', stroke, width: 2,
+      dash, points: { show: true, size: 7 }, value: (u, v) => (v == null ? '—' : v + '%') });
+    figPlot = new window.uPlot({
+      width: Math.max(480, box.clientWidth || 900), height: 280,
+      scales: { x: { time: false, range: () => [-0.5, Math.max(0.5, n - 0.5)] },
+        '%': { range: [0, 100] } },
+      series: [{ label: t('unit_key'), value: (u, v) => (v == null ? '' : labels[v] || '') },
+        { label: t('score'), scale: '%', stroke: '#b71c1c', fill: '#b71c1c40',
+          paths: window.uPlot.paths.bars({ size: [0.5, 80] }), points: { show: false },
+          value: (u, v) => (v == null ? '—' : v + '%') },
+        line('response_rate', '#1565c0'), line('resolution_rate', '#2e7d32'),
+        line('satisfaction_rate', '#ef6c00'), line('prev_score', '#667085', [6, 4])],
+      axes: [{ incrs: [1], values: (u, splits) => splits.map((i) => labels[i] || '') },
+        { scale: '%', values: (u, vs) => vs.map((v) => v + '%') }],
+    }, data, box);
+  }
+
+  /* RFC 4180 (CRLF, quoted when needed), the proto's field names as whistlectl report --csv,
+   * a rate with no value empty; a BOM so spreadsheet programs read the names as UTF-8. */
+  function figuresCsv(f) {
+    const cols = ['rank', 'key', 'name', 'dispatched', 'checked_in', 'checked_in_on_time',
+      'response_rate', 'resolved', 'resolution_rate', 'verified', 'satisfied',
+      'satisfaction_rate', 'score', 'checkin_p50_ms', 'checkin_p90_ms', 'resolve_p50_ms',
+      'resolve_p90_ms', 'escalations'];
+    const rateCols = ['response_rate', 'resolution_rate', 'satisfaction_rate', 'score'];
+    const cell = (r, k) => {
+      if (!r) return '';
+      if (rateCols.includes(k)) return r[k === 'score' ? 'has_score' : 'has_' + k] ? r[k].toFixed(6) : '';
+      return r[k] === undefined ? '' : String(r[k]);
+    };
+    const q = (v) => (/[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v);
+    const lines = [['period', 'by', ...cols, 'prev_period', 'prev_rank',
+      ...rateCols.map((k) => 'prev_' + k)].join(',')];
+    for (const r of f.cur.rows || []) {
+      const p = f.prevBy.get(r.key);
+      lines.push([f.spec, f.by, ...cols.map((k) => cell(r, k)), f.prev, p ? String(p.rank) : '',
+        ...rateCols.map((k) => cell(p, k))].map(q).join(','));
+    }
+    return lines.join('\r\n') + '\r\n';
+  }
+
+  function exportCsv() {
+    if (!figures) return;
+    const blob = new Blob(['\ufeff' + figuresCsv(figures)], { type: 'text/csv;charset=utf-8' });
+    const a = el('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'figures-' + figures.by + '-' + figures.spec + '.csv';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }
+
+  /* ---- a grid's book (point 7): 一格一账本 ------------------------------------------------ */
+  let book = null, bookSeq = 0;
+  async function openGrid(g) {
+    if (!g) return;
+    show('grid');
+    $('g-code').value = g;
+    const period = $('g-period').value.trim();
+    const seq = ++bookSeq;
+    $('g-error').textContent = '';
+    try {
+      const r = await api('GET', '/v1/grids/' + encodeURIComponent(g) + '/ledger' +
+        (period ? '?period=' + encodeURIComponent(period) : ''));
+      if (seq !== bookSeq) return;
+      book = r;
+    } catch (e) {
+      if (seq !== bookSeq) return;
+      book = null;
+      $('g-error').textContent = g + ': ' + (e.code ? e.code + ' ' : '') + e.message;
+    }
+    $('g-book').hidden = !book;
+    if (book) renderBook(book);
+  }
+
+  function fillBody(id, rows, cells, decorate) {
+    const tb = $(id).tBodies[0];
+    tb.replaceChildren();
+    for (const r of rows) {
+      const tr = el('tr');
+      for (const c of cells(r)) tr.append(typeof c === 'string' ? el('td', '', c) : c);
+      if (decorate) decorate(tr, r);
+      tb.append(tr);
+    }
+  }
+
+  function renderBook(r) {
+    const dl = $('g-head');
+    dl.replaceChildren();
+    const fact = (k, v, name) => {
+      const dd = el('dd', '', v);
+      dd.dataset.fact = name;
+      dl.append(el('dt', '', t(k)), dd);
+    };
+    fact('grid', r.grid, 'grid');
+    fact('period', r.period + ' (' + fmtDay(r.from_ms) + ' – ' + fmtDay(r.to_ms - 1) + ')', 'period');
+    fact('community', r.community_name + ' (' + r.community + ')', 'community');
+    fact('township', r.unit_name + ' (' + r.unit + (r.street ? ', ' + t('street') : '') + ')', 'unit');
+    fact('households', r.households >= 0 ? String(r.households) : '—', 'households');
+    const hm = (m) => Math.floor(m / 60) + ':' + pad(m % 60);
+    fillBody('g-staff', r.staff || [], (s) => [t(s.role), s.staff, hm(s.minutes), String(s.visits),
+      el('td', 'flag', s.under_minimum ? t('under_5h') : '')], (tr, s) => {
+      tr.dataset.staff = s.staff;
+      if (s.under_minimum) tr.className = 'short';
+    });
+    fillBody('g-visits', r.visits || [], (v) => [v.date, v.staff, String(v.minutes), v.note]);
+    const ws = (w) => (w && !/UNSPECIFIED/.test(w) ? t(w) : '');
+    const matter = (c) => c.matter + (c.matter_name ? ' ' + c.matter_name : '');
+    const mark = (tr, c) => { tr.dataset.case = c.case_id; tr.dataset.state = c.state || ''; };
+    fillBody('g-cases', r.cases || [], (c) => [caseCell(c.case_id), t(c.state), ws(c.whistle),
+      matter(c), fmtDay(c.reported_at_ms, true), fmtDay(c.dispatched_at_ms, true),
+      fmtDay(c.resolved_at_ms, true), fmtDay(c.closed_at_ms, true),
+      (c.departments || []).join(' ')], mark);
+    const now = Date.now();
+    fillBody('g-open', r.open || [], (c) => [caseCell(c.case_id), t(c.state), matter(c),
+      fmtDay(c.reported_at_ms, true),
+      el('td', c.due_ms && c.due_ms < now ? 'overdue' : '', c.due_ms ? fmtDay(c.due_ms, true) : '')], mark);
+    const more = [['visits_title', r.visits_not_listed], ['grid_cases', r.cases_not_listed],
+      ['open_items', r.open_not_listed]].filter((x) => x[1]);
+    $('g-more').textContent = more.map((x) => t(x[0]) + ' ' + x[1] + ' ' + t('not_listed')).join(' · ');
+  }
+
   /* ---- language ---------------------------------------------------------------------------- */
   function applyLang() {
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
@@ -668,6 +960,8 @@
     $('lang').textContent = lang === 'zh' ? 'English' : '中文';
     showWho();
     render();
+    if (figures) { renderFigures(); figChart(true); }
+    if (book) renderBook(book);
   }
 
   /* ---- start ------------------------------------------------------------------------------- */
@@ -681,6 +975,17 @@
     for (const b of document.querySelectorAll('#tabs button'))
       b.addEventListener('click', () => show(b.dataset.view));
     $('case-back').addEventListener('click', () => show('board'));
+    $('a-kind').addEventListener('change', () => {
+      $('a-period').value = periodOf($('a-kind').value, new Date());
+      loadFigures();
+    });
+    $('a-by').addEventListener('change', () => loadFigures());
+    $('a-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadFigures(); });
+    $('a-csv').addEventListener('click', exportCsv);
+    $('g-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      openGrid($('g-code').value.trim());
+    });
     for (const id of ['f-unit', 'f-dept', 'f-whistle', 'f-overdue'])
       $(id).addEventListener('change', () => renderPush());
     for (const th of document.querySelectorAll('#push-table th[data-sort]'))
