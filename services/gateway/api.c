@@ -9,7 +9,9 @@
 #include "stream.h"
 #include "ticket.h"
 #include "web.h"
+#include "whistle/catalog.h"
 #include "whistle/clock.h"
+#include "whistle/codec.h"
 #include "whistle/error.h"
 #include "whistle/eventlog.h"
 #include "whistle/json.h"
@@ -282,6 +284,53 @@ static void s_ticket(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
     gateway__answer(r, 200, json_pack("{s:s,s:i}", "ticket", t, "expires_in_ms", GW_TICKET_TTL_MS));
 }
 
+/* GET /v1/catalog: the district's names, so a page shows 新洲乡 and 城管 rather than codes:
+ * units, communities, grids (with their community), departments, matters (with whistle and
+ * departments) and whistles, from the gateway's --catalog. Any listed key: a department reads
+ * the same district structure the others do; grid staff, volunteers and households are left
+ * to the grid's ledger, which tracking answers by role. */
+static void s_catalog(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
+{
+    (void)m;
+    if (s_no_query(r)) return;
+    const struct wh_catalog *c = gateway__catalog(gw);
+    json_t *units = json_array(), *communities = json_array(), *grids = json_array();
+    json_t *depts = json_array(), *matters = json_array(), *whistles = json_array();
+    for (size_t i = 0; i < c->n_units; i++)
+        json_array_append_new(units, json_pack("{s:s,s:s,s:s}", "code", c->units[i].code, "name",
+                                               c->units[i].name, "kind",
+                                               c->units[i].street ? "street" : "township"));
+    for (size_t i = 0; i < c->n_communities; i++)
+        json_array_append_new(communities,
+                              json_pack("{s:s,s:s,s:s}", "code", c->communities[i].code, "name",
+                                        c->communities[i].name, "unit",
+                                        c->communities[i].unit->code));
+    for (size_t i = 0; i < c->n_grids; i++)
+        json_array_append_new(grids, json_pack("{s:s,s:s}", "code", c->grids[i].code,
+                                               "community", c->grids[i].community->code));
+    for (size_t i = 0; i < c->n_departments; i++)
+        json_array_append_new(depts, json_pack("{s:s,s:s}", "code", c->departments[i].code,
+                                               "name", c->departments[i].name));
+    for (size_t i = 0; i < c->n_matters; i++) {
+        const struct wh_matter *mt = &c->matters[i];
+        json_t *md = json_array();
+        for (size_t k = 0; k < mt->n_departments; k++)
+            json_array_append_new(md, json_string(mt->departments[k]->code));
+        json_array_append_new(matters, json_pack("{s:s,s:s,s:s,s:o}", "code", mt->code, "name",
+                                                 mt->name, "whistle", wh_whistle_name(mt->whistle),
+                                                 "departments", md));
+    }
+    for (int w = 1; w < 4; w++)
+        if (c->whistles[w].name)
+            json_array_append_new(whistles, json_pack("{s:s,s:s}", "code", wh_whistle_name(w),
+                                                      "name", c->whistles[w].name));
+    gateway__answer(r, 200,
+                    json_pack("{s:{s:s,s:s},s:o,s:o,s:o,s:o,s:o,s:o}", "district", "code",
+                              c->district_code, "name", c->district_name, "units", units,
+                              "communities", communities, "grids", grids, "departments", depts,
+                              "matters", matters, "whistles", whistles));
+}
+
 /* ---- live topics (SSE) ----------------------------------------------------------------- */
 
 static void s_on_first(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
@@ -346,6 +395,7 @@ const struct gw_route gateway_api_routes[] = {
     {"GET", "/v1/figures", s_figures, 0},
     {"GET", "/v1/visits", s_visits, 0},
     {"GET", "/v1/grids/{}/ledger", s_ledger, 0},
+    {"GET", "/v1/catalog", s_catalog, 0},
     {"GET", "/v1/topics/{}/events", s_topic, GW_ROUTE_TICKET},    /* all/, district/ */
     {"GET", "/v1/topics/{}/{}/events", s_topic, GW_ROUTE_TICKET}, /* dept/cg/, case/C1/, ... */
     /* Open311 GeoReport v2 (open311_routes.c): callers identified by api_key, not bearer */

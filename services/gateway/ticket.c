@@ -33,9 +33,17 @@ void gateway_tickets_destroy(gw_tickets_t **self_p)
 int gateway_tickets_issue(gw_tickets_t *self, const char *key, int64_t now_ms, char *out)
 {
     struct s_ticket *slot = NULL;
-    for (size_t i = 0; i < GW_TICKETS_MAX && !slot; i++)
-        if (!self->t[i].ticket[0] || self->t[i].expires_ms < now_ms) slot = &self->t[i];
-    if (!slot) return WH_EBUSY;
+    size_t kl = strlen(key), mine = 0;
+    if (kl > GW_KEY_MAX) kl = GW_KEY_MAX;
+    for (size_t i = 0; i < GW_TICKETS_MAX; i++) {
+        struct s_ticket *t = &self->t[i];
+        if (!t->ticket[0] || t->expires_ms < now_ms) {
+            if (!slot) slot = t;
+        } else if (strncmp(t->key, key, kl) == 0 && t->key[kl] == 0) {
+            mine++;
+        }
+    }
+    if (!slot || mine >= GW_TICKETS_PER_KEY) return WH_EBUSY;
     unsigned char raw[GW_TICKET_LEN / 2];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) return WH_EINTERNAL;
     static const char hex[] = "0123456789abcdef";
@@ -45,8 +53,6 @@ int gateway_tickets_issue(gw_tickets_t *self, const char *key, int64_t now_ms, c
     }
     out[GW_TICKET_LEN] = 0;
     memcpy(slot->ticket, out, GW_TICKET_LEN + 1);
-    size_t kl = strlen(key);
-    if (kl > GW_KEY_MAX) kl = GW_KEY_MAX;
     memcpy(slot->key, key, kl);
     slot->key[kl] = 0;
     slot->expires_ms = now_ms + GW_TICKET_TTL_MS;

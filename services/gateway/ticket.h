@@ -13,6 +13,8 @@
 
 #define GW_TICKET_TTL_MS 30000
 #define GW_TICKETS_MAX 4096
+/* unused tickets of one key at a time: one key (a page in a loop) cannot take them all */
+#define GW_TICKETS_PER_KEY 64
 #define GW_TICKET_LEN 64 /* hex characters */
 
 typedef struct gw_tickets gw_tickets_t;
@@ -22,7 +24,8 @@ gw_tickets_t *gateway_tickets_new(void);
 /* Frees; safe on NULL, sets NULL. */
 void gateway_tickets_destroy(gw_tickets_t **self_p);
 /* A new ticket for `key` ("" with --open) into `out` (GW_TICKET_LEN + 1 bytes), valid until
- * now_ms + GW_TICKET_TTL_MS. 0, WH_EBUSY when GW_TICKETS_MAX are outstanding, or WH_EINTERNAL
+ * now_ms + GW_TICKET_TTL_MS. 0, WH_EBUSY when GW_TICKETS_MAX are outstanding or `key` has
+ * GW_TICKETS_PER_KEY of its own, or WH_EINTERNAL
  * when no random bytes could be read. */
 int gateway_tickets_issue(gw_tickets_t *self, const char *key, int64_t now_ms, char *out);
 /* Takes `ticket` (it is spent whatever follows): 1 with the key it stands for copied into

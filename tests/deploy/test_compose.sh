@@ -3,7 +3,7 @@
 # stack for every check:
 #   1. `whistlectl` in each container, with no flag, reaches all four services: `ping` answers
 #      for each, `list` shows a case reported through intake, `tail` reads notification;
-#      the gateway from the host: /readyz 200, the API and /metrics refused without a key and
+#      the gateway from the host: /readyz 200, the dashboard at / with its files, the API and /metrics refused without a key and
 #      answered with one added to api-keys.txt in the keys volume (as README.md says), a case
 #      POSTed through Open311 and read back on /v1/cases, /metrics with every service up;
 #   2. deploy/docker/smoke.sh beside that stack: on its ports, or under its project name, it
@@ -159,6 +159,14 @@ say "1: ping, list and tail in each of ${services[*]} reach all four ($case_id)"
 # ---- 1. the gateway from the host ------------------------------------------------------------
 out=$(http "$gw/readyz") || fail "GET $gw/readyz: $out"
 [ "$(status_of "$out")" = 200 ] || fail "GET /readyz from the host: $out"
+# the command centre (issue 12) from the image: the page, its script and the vendored chart
+out=$(http "$gw/")
+[ "$(status_of "$out")" = 200 ] && printf '%s\n' "$out" | grep -q '<title>乡街吹哨 · 指挥中心</title>' ||
+  fail "GET / from the host is not the dashboard: $(printf '%s\n' "$out" | head -c 300)"
+for f in /web/app.js /web/style.css /web/vendor/uPlot-1.6.32.iife.min.js; do
+  out=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{size_download}' "$gw$f")
+  [ "${out%% *}" = 200 ] && [ "${out#* }" -gt 100 ] || fail "GET $f from the host: $out"
+done
 out=$(http "$gw/metrics")
 [ "$(status_of "$out")" = 401 ] || fail "GET /metrics without a key answered: $out"
 # keys as README.md says to add them: a line each in api-keys.txt, re-read by the gateway
@@ -200,7 +208,7 @@ done
 if command -v promtool >/dev/null; then
   out=$(promtool check metrics <<<"$metrics" 2>&1) || fail "promtool check metrics: $out"
 fi
-say "1: the gateway on $gw: readyz, keys added live, $gw_case POSTed (Open311), /metrics"
+say "1: the gateway on $gw: readyz, the dashboard at /, keys added live, $gw_case POSTed (Open311), /metrics"
 
 # ---- 2. smoke.sh beside the running stack ---------------------------------------------------
 before=$(ids)

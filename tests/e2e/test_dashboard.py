@@ -129,6 +129,31 @@ def check_tickets(c):
     print("stream tickets: a key needed, one stream each, the key's own topics, streams only")
 
 
+def check_catalog(c):
+    """GET /v1/catalog: the district's names from the gateway's --catalog, for any listed key."""
+    with open(c.catalog) as f:
+        want = json.load(f)
+    st, _, _ = c.http("GET", "/v1/catalog")
+    assert st == 401, st
+    for who in ("ops", "cg", "north"):
+        st, _, cat = c.http("GET", "/v1/catalog", headers=bearer(who))
+        assert st == 200, (who, st, cat)
+        assert cat["district"] == want["district"], cat["district"]
+        assert {u["code"]: u["name"] for u in cat["units"]} == \
+            {u["code"]: u["name"] for u in want["units"]}, cat["units"]
+        assert {d["code"]: d["name"] for d in cat["departments"]} == \
+            {d["code"]: d["name"] for d in want["departments"]}, cat["departments"]
+        assert {m["code"]: (m["name"], m["whistle"]) for m in cat["matters"]} == \
+            {m["code"]: (m["name"], m["whistle"]) for m in want["matters"]}, cat["matters"]
+        assert {g["code"]: g["community"] for g in cat["grids"]} == \
+            {g["code"]: g["community"] for g in want["grids"]}, cat["grids"]
+        # grid staff and households stay with the grid's ledger, which tracking answers by role
+        assert all(set(g) == {"code", "community"} for g in cat["grids"]), cat["grids"][0]
+    st, _, _ = c.http("GET", "/v1/catalog?x=1", headers=bearer("ops"))
+    assert st == 400, st
+    print("GET /v1/catalog: the district's names for any listed key, 401 without one")
+
+
 def main():
     npm, node = shutil.which("npm"), shutil.which("node")
     assert npm and node, "node and npm are needed (deploy/install-deps.sh installs them)"
@@ -176,6 +201,7 @@ def main():
         c.start_gateway("--api-keys", keys, "--web", web, open_=False)
         check_static(c, web)
         check_tickets(c)
+        check_catalog(c)
         # 一格一账本: this week 王一 visited 6 h, 李二 1.5 h (flagged), the others none
         c.ctl("visit", "--grid", "g1", "--staff", "王一", "--hours", "6", "--note", "入户走访，收集民情")
         c.ctl("visit", "--grid", "g1", "--staff", "李二", "--minutes", "90")

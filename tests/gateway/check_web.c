@@ -5,6 +5,7 @@
 #include "wh_test.h"
 #include "whistle/error.h"
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -76,11 +77,26 @@ START_TEST(tickets)
     ck_assert_int_eq(gateway_tickets_redeem(t, NULL, 1000, key, sizeof key), 0);
     ck_assert_int_eq(gateway_tickets_redeem(t, a, 1000, key, sizeof key), 1);
     ck_assert_str_eq(key, ""); /* --open */
+    /* one key at most GW_TICKETS_PER_KEY unused at a time; another key is not held up */
+    for (int i = 0; i < GW_TICKETS_PER_KEY; i++)
+        ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-012345", 3000, a), 0);
+    ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-012345", 3000, a), WH_EBUSY);
+    ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-0123456", 3000, b), 0);
+    ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-01234", 3000, b), 0);
+    /* a spent one makes room again */
+    ck_assert_int_eq(gateway_tickets_redeem(t, b, 3000, key, sizeof key), 1);
+    ck_assert_int_eq(gateway_tickets_redeem(t, a, 3000, key, sizeof key), 1);
+    ck_assert_str_eq(key, "key-in-a-loop-012345");
+    ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-012345", 3000, a), 0);
+    ck_assert_int_eq(gateway_tickets_issue(t, "key-in-a-loop-012345", 3000, a), WH_EBUSY);
     /* a full table: EBUSY until one expires */
-    for (int i = 0; i < GW_TICKETS_MAX; i++)
-        ck_assert_int_eq(gateway_tickets_issue(t, "k", 5000, a), 0);
-    ck_assert_int_eq(gateway_tickets_issue(t, "k", 5000, a), WH_EBUSY);
-    ck_assert_int_eq(gateway_tickets_issue(t, "k", 5000 + GW_TICKET_TTL_MS + 1, a), 0);
+    char k[32];
+    for (int i = 0; i < GW_TICKETS_MAX; i++) {
+        snprintf(k, sizeof k, "k%d", i / GW_TICKETS_PER_KEY);
+        ck_assert_int_eq(gateway_tickets_issue(t, k, 5000 + GW_TICKET_TTL_MS, a), 0);
+    }
+    ck_assert_int_eq(gateway_tickets_issue(t, "another", 5000 + GW_TICKET_TTL_MS, a), WH_EBUSY);
+    ck_assert_int_eq(gateway_tickets_issue(t, "another", 5000 + 2 * GW_TICKET_TTL_MS + 1, a), 0);
     gateway_tickets_destroy(&t);
     ck_assert_ptr_null(t);
     gateway_tickets_destroy(&t);

@@ -163,6 +163,7 @@
     key = k;
     me = await api('GET', '/v1/whoami');
     sessionStorage.setItem('whistle.key', k);
+    await loadNames();
     $('signin').hidden = true;
     $('tabs').hidden = false;
     $('signout').hidden = false;
@@ -170,6 +171,25 @@
     showWho();
     connect(0);
     await loadCases();
+  }
+
+  /* The district's names (GET /v1/catalog): a page shows 北乡 and 城管, the code on hover. A
+   * gateway without the route (or an integrator's key) leaves the codes. */
+  const names = { unit: {}, community: {}, department: {}, matter: {}, grid: {} };
+  async function loadNames() {
+    let c = null;
+    try { c = await api('GET', '/v1/catalog'); } catch (e) { return; }
+    for (const [kind, list] of [['unit', c.units], ['community', c.communities],
+      ['department', c.departments], ['matter', c.matters]])
+      for (const x of list || []) names[kind][x.code] = x.name;
+    for (const g of c.grids || []) names.grid[g.code] = names.community[g.community] || '';
+  }
+  const nm = (kind, code) => (code && names[kind][code]) || code || '';
+  /* a cell or span showing a name, its code in the title and in data-code */
+  function named(tag, cls, kind, code, suffix) {
+    const e = el(tag, cls, nm(kind, code) + (suffix || ''));
+    if (code) { e.title = code; e.dataset.code = code; }
+    return e;
   }
 
   function signOut() {
@@ -181,7 +201,9 @@
     if (!me) return;
     const kindLabel = { operator: 'who_operator', township: 'who_township',
       department: 'who_department' }[me.kind];
-    $('who').textContent = (kindLabel ? t(kindLabel) : me.kind) + (me.code ? ' ' + me.code : '') +
+    const whoName = me.kind === 'township' ? nm('unit', me.code)
+      : me.kind === 'department' ? nm('department', me.code) : me.code;
+    $('who').textContent = (kindLabel ? t(kindLabel) : me.kind) + (whoName ? ' ' + whoName : '') +
       (me.open ? ' ' + t('who_open') : '');
   }
 
@@ -388,8 +410,9 @@
   }
 
   /* ---- views ------------------------------------------------------------------------------ */
-  let view = 'board';
+  let view = 'board', caseFrom = 'board';
   function show(v) {
+    if (v === 'case' && view !== 'case') caseFrom = view; // back returns where the case was opened
     view = v;
     for (const s of document.querySelectorAll('section.view')) s.hidden = s.id !== v;
     for (const b of document.querySelectorAll('#tabs button'))
@@ -423,12 +446,13 @@
     return neg ? t('overdue_by') + ' ' + txt : txt;
   }
 
-  function fillSelect(id, values, labels) {
+  /* `label`: an option's text from its value (the value itself when absent) */
+  function fillSelect(id, values, label) {
     const sel = $(id), keep = sel.value;
     sel.replaceChildren(el('option', '', t('all')));
     sel.firstChild.value = '';
     for (const v of [...values].sort()) {
-      const o = el('option', '', labels ? t(v) : v);
+      const o = el('option', '', label ? label(v) : v);
       o.value = v;
       sel.append(o);
     }
@@ -446,9 +470,9 @@
       ws.add(c.whistle || 'QUICK');
       rows.push({ c, d, left: d.due - now });
     }
-    fillSelect('f-unit', units);
-    fillSelect('f-dept', depts);
-    fillSelect('f-whistle', ws, true);
+    fillSelect('f-unit', units, (v) => nm('unit', v));
+    fillSelect('f-dept', depts, (v) => nm('department', v));
+    fillSelect('f-whistle', ws, t);
     const fu = $('f-unit').value, fd = $('f-dept').value, fw = $('f-whistle').value;
     const fo = $('f-overdue').checked;
     const shown = rows.filter((r) => (!fu || r.c.lead_unit === fu) &&
@@ -472,7 +496,7 @@
       tr.dataset.case = r.c.id;
       tr.append(caseCell(r.c.id));
       tr.append(el('td', '', t(r.c.whistle || '')));
-      tr.append(el('td', '', r.c.lead_unit || ''));
+      tr.append(named('td', '', 'unit', r.c.lead_unit));
       tr.append(el('td', '', t(r.d.kind)));
       const cd = el('td', 'countdown', fmtLeft(r.left));
       cd.dataset.due = r.d.due;
@@ -481,7 +505,9 @@
       const ld = el('td', 'ladder ladder-' + lv, t('ladder_' + lv));
       ld.dataset.level = r.c.escalation_level || 0;
       tr.append(ld);
-      tr.append(el('td', 'not-in', r.d.notIn.join(' ')));
+      const ni = el('td', 'not-in', r.d.notIn.map((d) => nm('department', d)).join(' '));
+      ni.dataset.codes = r.d.notIn.join(' ');
+      tr.append(ni);
       tbody.append(tr);
     }
   }
@@ -566,8 +592,10 @@
   function renderCase(r) {
     const c = r.case || {};
     merge(c);
-    $('case-title').textContent = [c.id, t(c.whistle || ''), t(c.state || ''),
-      (c.report && c.report.grid) || '', c.lead_unit || ''].join(' · ');
+    const grid = (c.report && c.report.grid) || '', matter = (c.report && c.report.matter) || '';
+    $('case-title').textContent = [c.id, t(c.whistle || ''), t(c.state || ''), nm('matter', matter),
+      grid + (names.grid[grid] ? ' ' + names.grid[grid] : ''), nm('unit', c.lead_unit)]
+      .filter((x) => x).join(' · ');
     $('case-title').dataset.state = c.state || '';
     $('case-desc').textContent = (c.report && c.report.description) || '';
     const acts = $('case-actions');
@@ -585,7 +613,7 @@
       const tr = el('tr');
       tr.dataset.department = a.department;
       tr.dataset.state = a.state || '';
-      for (const v of [a.department + (a.kind ? ' (' + a.kind + ')' : ''), t(a.state || ''),
+      for (const v of [nm('department', a.department) + (a.kind ? ' (' + a.kind + ')' : ''), t(a.state || ''),
         when(a.assigned_at_ms), when(a.checkin_deadline_ms), when(a.checked_in_at_ms), when(a.done_at_ms)])
         tr.append(el('td', '', v));
       tb.append(tr);
@@ -596,7 +624,7 @@
       const li = el('li');
       li.dataset.action = h.action || '';
       li.append(el('time', '', when(h.at_ms)));
-      li.append(document.createTextNode([t(h.action || ''), h.actor || '', h.department || '',
+      li.append(document.createTextNode([t(h.action || ''), h.actor || '', nm('department', h.department),
         h.from_state || h.to_state ? t(h.from_state || '') + ' → ' + t(h.to_state || '') : '',
         h.note || ''].filter(Boolean).join(' ')));
       ol.append(li);
@@ -649,10 +677,10 @@
       st.append(el('span', 'state ' + (c.state || ''), t(c.state || '')));
       tr.append(st);
       tr.append(gridCell((c.report && c.report.grid) || ''));
-      tr.append(el('td', '', c.lead_unit || ''));
+      tr.append(named('td', '', 'unit', c.lead_unit));
       const deps = el('td');
       for (const a of c.assignments || [])
-        deps.append(el('span', 'dept ' + (a.state || ''), a.department + ' ' + t(a.state || '')));
+        deps.append(named('span', 'dept ' + (a.state || ''), 'department', a.department, ' ' + t(a.state || '')));
       tr.append(deps);
       tr.append(el('td', '', fmtTime(c.updated_at_ms)));
       const acts = el('td', 'actions');
@@ -974,7 +1002,7 @@
     $('signout').addEventListener('click', signOut);
     for (const b of document.querySelectorAll('#tabs button'))
       b.addEventListener('click', () => show(b.dataset.view));
-    $('case-back').addEventListener('click', () => show('board'));
+    $('case-back').addEventListener('click', () => show(caseFrom));
     $('a-kind').addEventListener('change', () => {
       $('a-period').value = periodOf($('a-kind').value, new Date());
       loadFigures();
