@@ -25,7 +25,8 @@
 # BENCH_CLIENTS (4), BENCH_WINDOW (64), BENCH_TMP (parent of the data folder, default $TMPDIR
 # or /tmp), BENCH_SERVICE_ARGS (extra flags for the four services, e.g. "--heartbeat-ms 10"),
 # BENCH_KEEP=1 (keep the data folder), BENCH_PERF=1 (count each service's fdatasync calls,
-# i.e. durable commits, with perf), BENCH_PORT_BASE (27100: the services listen on base+0/1,
+# i.e. durable commits, with perf), BENCH_PROFILE=1 (perf record of each service: where its CPU
+# time goes, written beside the results), BENCH_PORT_BASE (27100: the services listen on base+0/1,
 # +10/11, +20/21, +30/31, the gateway on +40, Alertmanager on +50 and its receivers on +51,
 # so a whistle on the default ports 7100.. is left alone).
 set -euo pipefail
@@ -198,11 +199,31 @@ for mode in $modes; do
         -p "$(IFS=,; echo "${pids[*]}")" &
       perf_pid=$!
     fi
+    prof_pids=()
+    if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+      # cpu-clock: a software event, so it samples where hardware counters are not offered
+      for i in "${!pids[@]}"; do
+        perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "${pids[$i]}" \
+          -o "$results/$mode-$system-${services[$i]:-gateway}.perf.data" 2>/dev/null &
+        prof_pids+=($!)
+      done
+    fi
     "$bench" "${load[@]}" "${common[@]}" "${extra[@]}" >"$results/$mode-$system.txt" \
       2>"$results/$mode-$system.progress" || echo "   (whistle-bench reported a problem; see below)"
     cpu1=$(cpu_of "${pids[@]}")
     if [ "${BENCH_PERF:-0}" = 1 ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+    for p in "${prof_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     stop_services
+    if [ ${#prof_pids[@]} -gt 0 ]; then
+      # each service's own time by function (self), then by call chain into it
+      for f in "$results/$mode-$system"-*.perf.data; do
+        perf report -i "$f" --no-children --stdio --sort symbol --percent-limit 1.5 \
+          -g none 2>/dev/null | grep -v '^#' | grep . >"${f%.perf.data}.profile.txt" || true
+        perf report -i "$f" --children --stdio --sort symbol --percent-limit 5 \
+          -g none 2>/dev/null | grep -v '^#' | grep . >"${f%.perf.data}.children.txt" || true
+      done
+      echo "  profiles: $results/$mode-$system-*.profile.txt (self), *.children.txt (inclusive)"
+    fi
     cp -r "$data/log" "$results/$mode-$system-logs"
     sed -n '/^whistle.*, /,/^  verdict/p' "$results/$mode-$system.txt"
     names="${services[*]}"

@@ -81,6 +81,59 @@ int wh_eventlog_append(wh_store_t *st, MDB_txn *txn, const char *stream,
     return rc;
 }
 
+int wh_eventlog_body(const Whistle__V1__Envelope *env, uint8_t **body, size_t *body_len)
+{
+    if (!env->event_id || !env->event_id[0]) return WH_EFIELD;
+    Whistle__V1__Envelope b = *env;
+    b.stream = (char *)protobuf_c_empty_string; /* proto3: an empty string and 0 are not */
+    b.seq = 0;                                  /* written, so what is packed is fields 3.. */
+    char path[128];
+    if (wh_message_utf8_check(&b.base, path, sizeof path)) {
+        wh_log_error("refusing to append %s: %s is not valid UTF-8", env->event_id, path);
+        return WH_EFIELD;
+    }
+    *body = wh_pack(&b.base, body_len);
+    return *body ? 0 : WH_ENOMEM;
+}
+
+int wh_eventlog_append_body(wh_store_t *st, MDB_txn *txn, const char *stream,
+                            const uint8_t *body, size_t body_len, uint64_t *seq_out,
+                            uint8_t **packed, size_t *packed_len)
+{
+    size_t slen = strlen(stream);
+    if (slen == 0 || slen > WH_STREAM_MAX || !wh_utf8_valid(stream, slen)) return WH_EFIELD;
+    uint64_t head, oldest;
+    int rc = wh_eventlog_head(st, txn, stream, &head, &oldest);
+    if (rc) return rc;
+    uint64_t seq = head + 1;
+    /* fields 1 and 2, packed by protobuf-c as for any envelope, then the shared fields */
+    Whistle__V1__Envelope h = WHISTLE__V1__ENVELOPE__INIT;
+    h.stream = (char *)stream;
+    h.seq = seq;
+    size_t hlen = protobuf_c_message_get_packed_size(&h.base);
+    uint8_t *buf = malloc(hlen + body_len);
+    if (!buf) return WH_ENOMEM;
+    protobuf_c_message_pack(&h.base, buf);
+    memcpy(buf + hlen, body, body_len);
+    uint8_t key[WH_STREAM_MAX + 9];
+    size_t klen = s_key(key, stream, seq);
+    rc = wh_store_put(st, txn, wh_store_dbi(st, "log"), key, klen, buf, hlen + body_len);
+    if (rc == 0) {
+        uint8_t hv[16];
+        wh_be64_put(hv, seq);
+        wh_be64_put(hv + 8, oldest ? oldest : seq);
+        rc = wh_store_put(st, txn, wh_store_dbi(st, "heads"), stream, slen, hv, sizeof hv);
+    }
+    if (rc == 0 && packed) {
+        *packed = buf;
+        *packed_len = hlen + body_len;
+    } else {
+        free(buf);
+    }
+    if (rc == 0 && seq_out) *seq_out = seq;
+    return rc;
+}
+
 int wh_eventlog_read(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t from_seq,
                      uint32_t max, size_t max_bytes, wh_eventlog_fn fn, void *arg)
 {

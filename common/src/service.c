@@ -959,6 +959,22 @@ void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void
 
 /* ---- the own log ----------------------------------------------------------------------- */
 
+/* An entry just appended to `stream`: its publication queued for after the commit (takes
+ * `packed`). */
+static int s_appended(wh_service_t *svc, const char *stream, uint64_t seq, uint8_t *packed,
+                      size_t plen)
+{
+    if (strcmp(stream, svc->stream) == 0) svc->batch_head = seq;
+    uint8_t *frames[2] = {s_dup(stream, strlen(stream)), packed};
+    size_t lens[2] = {strlen(stream), plen};
+    if (!frames[0]) {
+        free(packed);
+        return WH_ENOMEM;
+    }
+    wh__service_queue(svc, svc->events, WH_OUT_EVENT, 2, frames, lens);
+    return 0;
+}
+
 int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
                       Whistle__V1__Envelope *env, uint64_t *seq_out)
 {
@@ -968,17 +984,23 @@ int wh_service_append(wh_service_t *svc, MDB_txn *txn, const char *stream,
     uint8_t *packed;
     size_t plen;
     int rc = wh_eventlog_append(svc->store, txn, stream, env, idbuf, &seq, &packed, &plen);
-    if (rc) return rc;
-    if (strcmp(stream, svc->stream) == 0) svc->batch_head = seq;
-    uint8_t *frames[2] = {s_dup(stream, strlen(stream)), packed};
-    size_t lens[2] = {strlen(stream), plen};
-    if (!frames[0]) {
-        free(packed);
-        return WH_ENOMEM;
-    }
-    wh__service_queue(svc, svc->events, WH_OUT_EVENT, 2, frames, lens);
-    if (seq_out) *seq_out = seq;
     env->event_id = NULL; /* idbuf is ours */
+    if (rc || (rc = s_appended(svc, stream, seq, packed, plen))) return rc;
+    if (seq_out) *seq_out = seq;
+    return 0;
+}
+
+int wh_service_append_body(wh_service_t *svc, MDB_txn *txn, const char *stream,
+                           const uint8_t *body, size_t body_len, uint64_t *seq_out)
+{
+    if (!stream) stream = svc->stream;
+    uint64_t seq;
+    uint8_t *packed;
+    size_t plen;
+    int rc = wh_eventlog_append_body(svc->store, txn, stream, body, body_len, &seq, &packed,
+                                     &plen);
+    if (rc || (rc = s_appended(svc, stream, seq, packed, plen))) return rc;
+    if (seq_out) *seq_out = seq;
     return 0;
 }
 

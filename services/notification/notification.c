@@ -28,24 +28,27 @@ static int s_apply_tracking(void *arg, wh_service_t *svc, MDB_txn *txn,
         n = notification_visit_topics(in->visit_logged, topics, NOTIFICATION_MAX_TOPICS);
     else
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
-        env.event_id = in->event_id;
-        env.correlation_id = in->correlation_id;
-        env.occurred_at_ms = in->occurred_at_ms;
-        env.payload_case = in->payload_case;
-        if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED)
-            env.case_updated = in->case_updated;
-        else
-            env.visit_logged = in->visit_logged;
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    env.event_id = in->event_id;
+    env.correlation_id = in->correlation_id;
+    env.occurred_at_ms = in->occurred_at_ms;
+    env.payload_case = in->payload_case;
+    if (in->payload_case == WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_UPDATED)
+        env.case_updated = in->case_updated;
+    else
+        env.visit_logged = in->visit_logged;
+    /* the entry is the same on every topic but for its stream and seq: checked and packed once */
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    int rc = wh_eventlog_body(&env, &body, &blen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         /* all/ is the service's own log: pass NULL so it counts as the head */
-        int rc = wh_service_append(svc, txn, i == 0 ? NULL : topics[i], &env, NULL);
-        if (rc) return rc;
-        env.event_id = in->event_id; /* append clears it (its buffer was on its stack) */
-        rc = notification_webhooks_enqueue(self->hooks, txn, &env);
-        if (rc) return rc;
+        rc = wh_service_append_body(svc, txn, i == 0 ? NULL : topics[i], body, blen, &env.seq);
+        env.stream = topics[i];
+        if (rc == 0) rc = notification_webhooks_enqueue(self->hooks, txn, &env);
     }
-    return 0;
+    free(body);
+    return rc;
 }
 
 /* Keys on: which topics a department, township or integrator may read. A department its own

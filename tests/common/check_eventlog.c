@@ -305,6 +305,72 @@ START_TEST(test_invalid_utf8_refused)
 }
 END_TEST
 
+/* One entry for many streams (notification's fan-out): packed once, each stream's entry is
+ * byte for byte what wh_eventlog_append would have stored, and what is refused is refused
+ * before any write. */
+START_TEST(test_body_many_streams)
+{
+    s_fill();
+    MDB_txn *txn = wh_store_txn(s_st);
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    Whistle__V1__CaseEscalated ce = WHISTLE__V1__CASE_ESCALATED__INIT;
+    ce.case_id = "C00000007";
+    ce.step = "supervise";
+    ce.reason = "超时未报到，区级督办";
+    env.event_id = "tracking/42";
+    env.correlation_id = "C00000007";
+    env.occurred_at_ms = 1764400000123;
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_ESCALATED;
+    env.case_escalated = &ce;
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    ck_assert_int_eq(wh_eventlog_body(&env, &body, &blen), 0);
+    const char *streams[] = {CG, CGJ, "case/C00000007/"};
+    const uint64_t want_seq[] = {4, 3, 1};
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t seq = 0;
+        uint8_t *packed = NULL;
+        size_t plen = 0;
+        ck_assert_int_eq(wh_eventlog_append_body(s_st, txn, streams[i], body, blen, &seq,
+                                                 &packed, &plen), 0);
+        ck_assert_uint_eq(seq, want_seq[i]);
+        Whistle__V1__Envelope one = env;
+        one.stream = (char *)streams[i];
+        one.seq = seq;
+        size_t len;
+        uint8_t *want = wh_pack(&one.base, &len);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_uint_eq(plen, len);
+        ck_assert_int_eq(memcmp(packed, want, len), 0);
+        free(want);
+        free(packed);
+    }
+    /* no event id (it would differ per stream), a string that is not UTF-8, a bad stream */
+    env.event_id = "";
+    uint8_t *none = (uint8_t *)"x";
+    ck_assert_int_eq(wh_eventlog_body(&env, &none, &blen), WH_EFIELD);
+    env.event_id = "tracking/43";
+    ce.reason = "\xE8\xB7";
+    ck_assert_int_eq(wh_eventlog_body(&env, &none, &blen), WH_EFIELD);
+    ck_assert_int_eq(wh_eventlog_append_body(s_st, txn, "dept/\xFF/", body, blen, NULL, NULL,
+                                             NULL), WH_EFIELD);
+    ck_assert_int_eq(wh_eventlog_append_body(s_st, txn, "", body, blen, NULL, NULL, NULL),
+                     WH_EFIELD);
+    free(body);
+    ck_assert_int_eq(wh_store_commit(s_st), 0);
+
+    MDB_txn *rtxn;
+    struct s_read r;
+    ck_assert_int_eq(mdb_txn_begin(wh_store_env(s_st), NULL, MDB_RDONLY, &rtxn), 0);
+    ck_assert_int_eq(s_read(rtxn, CGJ, 1, 100, 1 << 20, &r), 3);
+    ck_assert_str_eq(r.stream[2], CGJ);
+    ck_assert_str_eq(r.event_id[2], "tracking/42");
+    ck_assert_str_eq(r.corr[2], "C00000007");
+    ck_assert_int_eq(s_read(rtxn, "dept/\xFF/", 1, 100, 1 << 20, &r), 0);
+    mdb_txn_abort(rtxn);
+}
+END_TEST
+
 /* Trims `stream` in a batch of its own and commits; returns what wh_eventlog_trim returned. */
 static int s_trim(const char *stream, int64_t max_age_ms, uint64_t max_entries, int64_t now_ms,
                   uint32_t max)
@@ -472,6 +538,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_failed_batch_leaves_head);
     tcase_add_test(tc, test_bad_stream_name);
     tcase_add_test(tc, test_invalid_utf8_refused);
+    tcase_add_test(tc, test_body_many_streams);
     tcase_add_test(tc, test_trim_by_count);
     tcase_add_test(tc, test_trim_by_age);
     tcase_add_test(tc, test_trim_bounded_steps);

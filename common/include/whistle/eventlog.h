@@ -21,6 +21,19 @@
 int wh_eventlog_append(wh_store_t *st, MDB_txn *txn, const char *stream,
                        Whistle__V1__Envelope *env, char *event_id_buf, uint64_t *seq_out,
                        uint8_t **packed, size_t *packed_len);
+/* One entry for many streams (notification's fan-out): the envelope's fields after stream and
+ * seq (event_id, correlation_id, occurred_at_ms, the payload) are the same on every stream, so
+ * they are checked (UTF-8) and packed once into `body` (malloc'd, caller frees), and each
+ * stream's entry is its own stream and seq packed in front of them: field order 1, 2, 3..,
+ * the bytes wh_eventlog_append would write. `env->event_id` must be set (an entry named after
+ * its stream and seq differs per stream): WH_EFIELD otherwise, or for a string that is not
+ * valid UTF-8 (logged with its path). */
+int wh_eventlog_body(const Whistle__V1__Envelope *env, uint8_t **body, size_t *body_len);
+/* Appends `body` (from wh_eventlog_body) to `stream` as the next entry; *seq_out and, when
+ * `packed` is not NULL, a malloc'd copy of the entry's bytes as wh_eventlog_append. */
+int wh_eventlog_append_body(wh_store_t *st, MDB_txn *txn, const char *stream,
+                            const uint8_t *body, size_t body_len, uint64_t *seq_out,
+                            uint8_t **packed, size_t *packed_len);
 /* Last sequence of `stream` (0 when never written) and the oldest kept (0 when never written;
  * head + 1 when every entry was trimmed). `oldest` may be NULL. */
 int wh_eventlog_head(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t *head,

@@ -135,6 +135,9 @@ const char *wh_service_events_endpoint(wh_service_t *self);
  * on the XPUB (topic = stream) for after the commit. Sets env->stream, seq, event_id. */
 int wh_service_append(wh_service_t *self, MDB_txn *txn, const char *stream,
                       Whistle__V1__Envelope *env, uint64_t *seq_out);
+/* The same for an entry packed once for many streams (wh_eventlog_body). */
+int wh_service_append_body(wh_service_t *self, MDB_txn *txn, const char *stream,
+                           const uint8_t *body, size_t body_len, uint64_t *seq_out);
 /* Queues `reply` (request_id set from `peer`) for after the commit. */
 void wh_service_reply(wh_service_t *self, const struct wh_peer *peer, Whistle__V1__Reply *reply);
 /* Handles one request frame as if it had come from `peer` on the ROUTER (tests and fuzzers
