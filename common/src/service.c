@@ -404,10 +404,11 @@ static void s_on_check(uv_check_t *h) { s_commit(h->data); }
 
 /* ---- requests -------------------------------------------------------------------------- */
 
-static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
-                         Whistle__V1__Reply *reply, int kind)
+/* Queues the packed reply `msg` (a Reply, or a message of the same wire form) to `peer`;
+ * `code` is the error it carries (0: none). */
+static void s_reply_packed(wh_service_t *svc, const struct wh_peer *peer,
+                           const ProtobufCMessage *msg, int kind, int code)
 {
-    reply->request_id = peer->request_id;
     uint8_t *frames[3];
     size_t lens[3], n = 0;
     frames[n] = s_dup(peer->id, peer->id_len);
@@ -416,7 +417,7 @@ static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
         frames[n] = NULL;
         lens[n++] = 0;
     }
-    frames[n] = wh_pack(&reply->base, &lens[n]);
+    frames[n] = wh_pack(msg, &lens[n]);
     n++;
     if (!frames[0] || !frames[n - 1]) {
         for (size_t i = 0; i < n; i++) free(frames[i]);
@@ -428,9 +429,16 @@ static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
     if (svc->n_out > before) {
         /* what it answers and how, counted when it is sent */
         svc->out[before].req = svc->cur_req;
-        svc->out[before].code =
-            reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR ? reply->error->code : 0;
+        svc->out[before].code = code;
     }
+}
+
+static void s_reply_kind(wh_service_t *svc, const struct wh_peer *peer,
+                         Whistle__V1__Reply *reply, int kind)
+{
+    reply->request_id = peer->request_id;
+    s_reply_packed(svc, peer, &reply->base, kind,
+                   reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR ? reply->error->code : 0);
 }
 
 void wh_service_reply(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
@@ -614,16 +622,18 @@ static void s_stats(wh_service_t *svc, const struct wh_peer *peer)
 }
 
 struct s_replay_acc {
-    Whistle__V1__Envelope **items;
+    ProtobufCBinaryData *items;
     size_t n;
 };
 
+/* An entry as the log stores it: checked when it was appended, sent as it is. The bytes are
+ * LMDB's, good until the next write of the batch: the page is packed before that. */
 static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
 {
     (void)seq;
     struct s_replay_acc *acc = arg;
-    Whistle__V1__Envelope *e = wh_envelope_unpack(data, len);
-    if (e) acc->items[acc->n++] = e;
+    acc->items[acc->n].data = (uint8_t *)data;
+    acc->items[acc->n++].len = len;
     return 0;
 }
 
@@ -665,7 +675,7 @@ static int s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
         return 0;
     }
     uint32_t max = rq->max && rq->max < WH_REPLAY_BATCH ? rq->max : WH_REPLAY_BATCH;
-    Whistle__V1__Envelope *items[WH_REPLAY_BATCH];
+    ProtobufCBinaryData items[WH_REPLAY_BATCH];
     struct s_replay_acc acc = {items, 0};
     if (from <= head) {
         rc = wh_eventlog_read(svc->store, txn, topic, from, max, WH_REPLAY_BYTES, s_replay_one,
@@ -673,17 +683,21 @@ static int s_replay(wh_service_t *svc, MDB_txn *txn, const struct wh_peer *peer,
         if (rc < 0) wh_log_error("replay of %s from %llu failed: %s", topic,
                                  (unsigned long long)from, wh_strerror(rc));
     }
-    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
-    Whistle__V1__ReplayReply rr = WHISTLE__V1__REPLAY_REPLY__INIT;
+    /* Reply { request_id, replay: ReplayReply { topic, entries, head, oldest } } in its wire
+     * twins (whistle.proto, ReplyPacked): the entries' bytes go in as the log holds them */
+    Whistle__V1__ReplayReplyPacked rr = WHISTLE__V1__REPLAY_REPLY_PACKED__INIT;
     rr.topic = (char *)topic;
     rr.entries = acc.items;
     rr.n_entries = acc.n;
     rr.head = head;
     rr.oldest = oldest;
-    reply.body_case = WHISTLE__V1__REPLY__BODY_REPLAY;
-    reply.replay = &rr;
-    wh_service_reply(svc, peer, &reply);
-    for (size_t i = 0; i < acc.n; i++) whistle__v1__envelope__free_unpacked(items[i], NULL);
+    Whistle__V1__ReplyPacked reply = WHISTLE__V1__REPLY_PACKED__INIT;
+    reply.request_id = peer->request_id;
+    reply.replay.data = wh_pack(&rr.base, &reply.replay.len);
+    if (!reply.replay.data) return WH_ENOMEM;
+    if (svc->in_request) svc->step_answers++;
+    s_reply_packed(svc, peer, &reply.base, WH_OUT_REPLY, 0);
+    free(reply.replay.data);
     return 0;
 }
 
