@@ -179,6 +179,12 @@ void wh__follower_after_commit(struct wh_follower *f, int committed)
     if (f->want_replay && f->replay_sent_ms == 0) s_send_replay(f);
 }
 
+void wh__follower_yield(struct wh_follower *f)
+{
+    wh_sock_yield(f->sub);
+    wh_sock_yield(f->req);
+}
+
 void wh__follower_tick(struct wh_follower *f, int64_t now)
 {
     if (!f->silent && wh__follower_silent(f, now)) {

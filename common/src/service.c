@@ -82,6 +82,11 @@ void wh__service_queue(wh_service_t *svc, wh_sock_t *sock, int kind, size_t n, u
     }
     /* the batch holds enough: stop reading requests until it is committed */
     if (svc->out_bytes > WH_BATCH_BYTES) wh_sock_yield(svc->api);
+    /* enough publications for one pass: stop reading anything that appends */
+    if (sock == svc->events && ++svc->out_events == WH_BATCH_EVENTS) {
+        wh_sock_yield(svc->api);
+        for (size_t i = 0; i < svc->n_followers; i++) wh__follower_yield(svc->followers[i]);
+    }
 }
 
 /* ---- what one ROUTER peer has queued and unread (WH_PEER_QUEUE_BYTES) -------------------- */
@@ -230,6 +235,7 @@ static void s_flush(wh_service_t *svc, int send)
     }
     svc->n_out = 0;
     svc->out_bytes = 0;
+    svc->out_events = 0;
 }
 
 static uint8_t *s_dup(const void *p, size_t n)
@@ -276,6 +282,7 @@ int wh__service_step_end(wh_service_t *svc, int rc)
             svc->out[keep++] = *o;
         } else {
             for (size_t k = 0; k < o->n; k++) svc->out_bytes -= o->len[k];
+            if (o->sock == svc->events) svc->out_events--;
             s_out_free(o);
         }
     }

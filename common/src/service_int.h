@@ -24,6 +24,11 @@
 /* Bytes of replies and publications one batch may hold before the ROUTER stops reading and the
  * batch commits. */
 #define WH_BATCH_BYTES (32u * 1024 * 1024)
+/* Publications one batch may queue before it stops reading every input and commits: what one
+ * pass of sends puts in front of a subscriber at once. Kept well under the XPUB's high-water
+ * mark (one more input may add a replay page's fan-out: 512 entries x ~6 topics), so a
+ * subscriber that keeps up is never dropped by a burst, only one that stops reading. */
+#define WH_BATCH_EVENTS 4096
 /* Retry of a failed batch's upstream work: from this, doubling, to WH_RETRY_MAX_MS. */
 #define WH_RETRY_MIN_MS 100
 #define WH_RETRY_MAX_MS 5000
@@ -123,6 +128,7 @@ struct wh_service {
     struct wh_out *out;
     size_t n_out, cap_out;
     size_t out_bytes;         /* bytes queued in this batch (bounded by WH_BATCH_BYTES) */
+    size_t out_events;        /* publications queued in this batch (WH_BATCH_EVENTS) */
     struct wh_batch_req *reqs; /* requests answered from this batch */
     size_t n_reqs, cap_reqs;
     int redo;                 /* an input wrote, then was refused: the batch is done again
@@ -162,6 +168,8 @@ struct wh_service {
 /* follower.c */
 void wh__follower_after_commit(struct wh_follower *f, int committed);
 void wh__follower_tick(struct wh_follower *f, int64_t now_mono);
+/* Stops reading the upstream's live entries and replay pages until the batch is committed. */
+void wh__follower_yield(struct wh_follower *f);
 int wh__follower_save(struct wh_follower *f, MDB_txn *txn);
 void wh__follower_destroy(struct wh_follower **f_p);
 /* 1 when nothing came from the upstream for longer than wh_link_timeout_ms (a partition, the
