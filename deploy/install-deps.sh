@@ -29,6 +29,8 @@ FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(prometheus)
 # tests/deploy/test_compose.sh and deploy/docker/smoke.sh ask the compose gateway from the host
 TEST_PKGS+=(curl)
+# tests/deploy/test_swarm.sh makes two hosts in network namespaces (ip netns, veth, vxlan)
+TEST_PKGS+=(iproute2)
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 libmicrohttpd12
               ca-certificates)
 # the compose gateway's health check (GET /readyz): curl, whose libcurl4 is already above
