@@ -397,7 +397,7 @@ while :; do
 done
 out=$(python3 "$T/count.py" "$T/attempts" "$T/all.jsonl" final \
         "after-docker-kill" "$kill1" "after-dockerd-kill-9" "$kill2" 2>&1) ||
-  fail "$(printf '%s\n' "$out" | grep -v '^recovery')"
+  fail "$(printf '%s\n' "$out" | grep -v '^recovery' | sed '1s/^FAIL: //')"
 printf '%s\n' "$out" | while read -r l; do say "3: $l"; done
 awk -v k1="$kill1" -v k2="$kill2" '$2 == "-" { $2 = ""; $1 = "  failed at " ($3 < k2 ? "kill+" ($3 - k1) / 1000 : "dockerd kill+" ($3 - k2) / 1000) " s:"; $3 = $4 = ""; print }' \
   "$T/attempts" | cut -c1-200 >&2
