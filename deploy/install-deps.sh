@@ -43,6 +43,9 @@ TEST_PKGS+=(libxml2-dev)
 # the dashboard's browser test (tests/e2e/test_dashboard.py): Debian's Chromium, driven by
 # npm's playwright-core (which never downloads a browser), and a CJK font so Chinese renders
 TEST_PKGS+=(chromium fonts-noto-cjk)
+# tests/kube (deploy/kubernetes): podman plays a district from the rendered manifests (its
+# pods need catatonit, a Recommends); kubectl's kustomize renders them (below)
+TEST_PKGS+=(podman catatonit)
 
 pkgs=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = "--build" ] && pkgs=("${BUILD_PKGS[@]}")
@@ -55,6 +58,10 @@ done
 # the Open311 client test runs node-open311 (npm ci): Debian's node and npm, unless a node
 # with its npm is already on the machine (another node's files would clash with Debian's npm)
 if [ -z "${1:-}" ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+# tests/kube renders deploy/kubernetes with `kubectl kustomize`: Debian's kubernetes-client
+# (kubectl 1.20, kustomize v2.0.3), unless a kubectl is already on the machine (another
+# package's /usr/bin/kubectl would clash with Debian's)
+if [ -z "${1:-}" ] && ! command -v kubectl >/dev/null; then missing+=(kubernetes-client); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo $0 $*)" >&2
