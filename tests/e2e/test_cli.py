@@ -124,6 +124,18 @@ def main():
         r = ctl("catalog", "check", bad, rc=1)
         line = [i for i, l in enumerate(text.splitlines(), 1) if '"ghost"' in l][0]
         assert "bad.json:%d: " % line in r.stderr and "ghost" in r.stderr, r.stderr
+        # health vs liveness: routing with its upstream gone is in trouble (3, text and --json
+        # alike) but alive (--alive: 0, what a liveness probe must see so as not to restart it)
+        c.stop("intake")
+        c.wait(lambda: any(k.silent for k in c.ping("routing").cursors), timeout=30,
+               what="routing to find intake silent")
+        assert "SILENT" in ctl("ping", "routing", rc=3).stdout
+        pong = json.loads(ctl("--json", "ping", "routing", rc=3).stdout)
+        assert pong["cursors"][0]["silent"], pong
+        ctl("ping", "--alive", "routing", rc=0)
+        ctl("--json", "ping", "--alive", "routing", rc=0)
+        ctl("--timeout", "300", "ping", "--alive", "intake", rc=3)
+        ctl("--timeout", "300", "ping", "--alive", rc=3)  # intake among them
         print("cli: every command, exit codes and tail replay behave")
         print("1 passed, 0 failed")
     except BaseException:

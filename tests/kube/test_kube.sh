@@ -146,7 +146,8 @@ say "playing district $district as pod $prefix"
 
 ctr() { echo "$prefix-$1"; }
 services=(intake routing tracking notification)
-# the readiness probe of a container as rendered (StatefulSets: exec whistlectl ping)
+# the readiness (or $2: livenessProbe) probe of a container as rendered (StatefulSets: exec
+# whistlectl ping)
 probe() {
   node -e '
     const YAML = require(process.argv[1] + "/node_modules/yaml");
@@ -154,9 +155,9 @@ probe() {
     for (const d of YAML.parseAllDocuments(fs.readFileSync(process.argv[2], "utf8"))) {
       const o = d.toJS();
       if (!o || o.kind !== "StatefulSet" || o.metadata.name !== process.argv[3]) continue;
-      const p = o.spec.template.spec.containers[0].readinessProbe;
+      const p = o.spec.template.spec.containers[0][process.argv[4]];
       console.log(JSON.stringify(p.exec.command));
-    }' "$work" "$work/$district.yaml" "$1"
+    }' "$work" "$work/$district.yaml" "$1" "${2:-readinessProbe}"
 }
 deadline=$((SECONDS + 120))
 declare -A cmd
@@ -185,6 +186,14 @@ while :; do
   sleep 1
 done
 say "every container ready (readiness probes as rendered)"
+# and alive: the liveness probes as rendered pass too (whistlectl ping --alive)
+for s in "${services[@]}"; do
+  live=$(probe "$s" livenessProbe)
+  [ -n "$live" ] || fail "no liveness probe for $s in the render"
+  mapfile -t argv < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$live")
+  out=$(podman exec "$(ctr "$s")" "${argv[@]}" 2>&1) || fail "$s: liveness probe failed: $out"
+done
+say "every service alive (liveness probes as rendered)"
 
 # the keys the Job made: the Secret it would create, against the schema, with every file
 podman exec "$(ctr intake)" cat /var/lib/whistle-keys/secret.json >"$work/secret.json" ||

@@ -495,11 +495,13 @@ static void s_figures_assignee_table(const Whistle__V1__FiguresReply *fr)
 
 static int s_ping(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"alive", 0, 0, 'a'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     unsigned char seen[256] = {0};
-    int c;
-    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1)
-        return c == CTL_HELP ? 0 : EXIT_USAGE;
+    int c, alive = 0;
+    while ((c = ctl_getopt(cmd, argc, argv, opts, seen)) != -1) {
+        if (c == 'a') alive = 1;
+        else return c == CTL_HELP ? 0 : EXIT_USAGE;
+    }
     int worst = 0;
     int which[4], n = 0;
     for (int i = optind; i < argc; i++) {
@@ -528,6 +530,11 @@ static int s_ping(const struct ctl_cmd *cmd, int argc, char **argv)
             continue;
         }
         Whistle__V1__Pong *p = r->pong;
+        /* what is wrong besides answering: an upstream silent, a follower stopped, trouble */
+        int wrong = p->condition && p->condition[0];
+        for (size_t k = 0; k < p->n_cursors; k++)
+            wrong |= p->cursors[k]->silent || (p->cursors[k]->stopped && p->cursors[k]->stopped[0]);
+        if (wrong && !alive && worst < EXIT_DOWN) worst = EXIT_DOWN;
         if (g.json) {
             s_print_json(&p->base);
         } else {
@@ -548,17 +555,14 @@ static int s_ping(const struct ctl_cmd *cmd, int argc, char **argv)
                            " ms (a partition, or %s is down): not caught up\n",
                            "", p->cursors[k]->upstream, p->cursors[k]->silent_ms,
                            p->cursors[k]->upstream);
-                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
                 }
             for (size_t k = 0; k < p->n_cursors; k++)
                 if (p->cursors[k]->stopped && p->cursors[k]->stopped[0]) {
                     printf("%-13s STOPPED following %s: %s\n", "", p->cursors[k]->upstream,
                            p->cursors[k]->stopped);
-                    if (worst < EXIT_DOWN) worst = EXIT_DOWN;
                 }
             if (p->condition && p->condition[0]) {
                 printf("%-13s TROUBLE %s\n", "", p->condition);
-                if (worst < EXIT_DOWN) worst = EXIT_DOWN;
             }
         }
         whistle__v1__reply__free_unpacked(r, NULL);
@@ -1493,11 +1497,14 @@ static int s_ledger(const struct ctl_cmd *cmd, int argc, char **argv)
 #define S_CASE_FLAGS_NOTE "  --note TEXT     a line for the case's history (optional)\n"
 
 static const struct ctl_cmd s_commands[] = {
-    {"ping", "[SERVICE...]", "Health and log head of each service (all four by default).",
+    {"ping", "[--alive] [SERVICE...]", "Health and log head of each service (all four by default).",
      "SERVICE is intake, routing, tracking or notification. Prints each one's head, uptime and\n"
      "the cursors of what it follows; SILENT, STOPPED or TROUBLE lines say what is wrong.\n"
-     "Exit 3 when any is down or in trouble.\n\n"
-     "Example:\n  whistlectl ping\n  whistlectl --json ping tracking\n",
+     "Exit 3 when any is down or in trouble (with --json too).\n\n"
+     "  --alive   exit 3 only when a service does not answer: a liveness probe (restart it\n"
+     "            if not), where a service whose upstream is down is alive and waits for it\n\n"
+     "Example:\n  whistlectl ping\n  whistlectl --json ping tracking\n"
+     "  whistlectl --timeout 2000 ping --alive intake\n",
      s_ping, 0},
     {"report",
      "--grid G --matter M --description TEXT --reporter WHO [options]\n"
