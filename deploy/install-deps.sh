@@ -31,6 +31,9 @@ TEST_PKGS=(prometheus)
 TEST_PKGS+=(curl)
 # tests/deploy/test_swarm.sh makes two hosts in network namespaces (ip netns, veth, vxlan)
 TEST_PKGS+=(iproute2)
+# tools/backup.sh copies the services' LMDB live with mdb_copy and reads the copies' heads and
+# cursors with mdb_dump (tests/e2e/test_backup.py); an operator's backup host needs it too
+TEST_PKGS+=(lmdb-utils)
 RUNTIME_PKGS=(libzmq5 libprotobuf-c1 liblmdb0 libuv1 libjansson4 libcurl4 libmicrohttpd12
               ca-certificates)
 # the compose gateway's health check (GET /readyz): curl, whose libcurl4 is already above
