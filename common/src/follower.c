@@ -224,6 +224,11 @@ int wh_service_follow(wh_service_t *svc, const char *upstream, const char *api_e
     f->sub = wh_sock_new(&svc->loop, svc->zctx, ZMQ_SUB, WH_MAX_WIRE_BYTES, s_on_live, f);
     f->req = wh_sock_new(&svc->loop, svc->zctx, ZMQ_DEALER, 4 * WH_MAX_WIRE_BYTES, s_on_replay, f);
     if (!f->sub || !f->req) goto fail;
+    /* this upstream's connections, and the lookups of its name, on an I/O thread of their own
+     * (wh_service_new says why) */
+    if (wh__io_affinity(wh_sock_zmq(f->sub), WH_IO_FOLLOWER(svc->n_followers)) ||
+        wh__io_affinity(wh_sock_zmq(f->req), WH_IO_FOLLOWER(svc->n_followers)))
+        goto fail;
     /* what a lagging follower holds of its upstream's live entries (~10 MB); past it they are
      * dropped and fetched again by replay, which the heartbeats' heads trigger */
     int one = 1, hwm = 10000;

@@ -1148,7 +1148,38 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
     wh_histogram_init(&svc->commit_time, commit_le, sizeof commit_le / sizeof commit_le[0]);
     uv_loop_init(&svc->loop);
+    /* Upstreams are named (tcp://tracking:7121) and libzmq resolves a connecting socket's name
+     * with a blocking getaddrinfo in the I/O thread that runs its session, at every reconnect.
+     * Behind a resolver that does not answer (Swarm and Kubernetes publish a task's name only
+     * once it is healthy; a silent resolver takes timeout x attempts, 10 s by default, per
+     * lookup) that thread is stuck for as long as the name does not resolve: with libzmq's one
+     * I/O thread the service's own ROUTER and XPUB, which run their accepted connections on
+     * it, answered nothing, not even the health check's Ping, and the orchestrator restarted
+     * the service for ever (issue 14). So the context has one I/O thread for the service's own
+     * endpoints and one per follower (ZMQ_IO_THREADS, set before the first socket; each socket
+     * pinned by ZMQ_AFFINITY before it binds or connects: a bound socket's accepted sessions,
+     * and a connecting socket's session and its lookups, run on a thread of its affinity): a
+     * name that hangs holds up only the follower that needs it (its SUB and DEALER are useless
+     * until it resolves anyway), never the service's answers nor its other upstreams.
+     * Resolving names ourselves off the loop (uv_getaddrinfo) and connecting by address was
+     * the other way: but libzmq looks the name up again at every reconnect, which is how a
+     * task that comes back elsewhere with a new address is found; connecting by address would
+     * need our own watching of disconnections and re-resolution, ZeroMQ's job done twice. The
+     * cost: four more threads (one per possible follower; unused ones only wait), and a
+     * SIGTERM during hung lookups is carried out when they end (zmq_ctx_term joins the
+     * threads; the last batch is committed before). */
     svc->zctx = zmq_ctx_new();
+    if (!svc->zctx) {
+        wh_log_error("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        uv_loop_close(&svc->loop);
+        free(svc);
+        return NULL;
+    }
+    if (zmq_ctx_set(svc->zctx, ZMQ_IO_THREADS, WH_IO_THREADS) != 0) {
+        wh_log_error("zmq_ctx_set ZMQ_IO_THREADS %d: %s", WH_IO_THREADS,
+                     zmq_strerror(zmq_errno()));
+        goto fail;
+    }
     svc->store = wh_store_open(cfg->data_dir, cfg->tables);
     if (!svc->store) goto fail;
 
@@ -1176,6 +1207,11 @@ wh_service_t *wh_service_new(const struct wh_service_config *cfg)
     svc->api = wh_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, WH_MAX_WIRE_BYTES, s_on_api, svc);
     svc->events = wh_sock_new(&svc->loop, svc->zctx, ZMQ_XPUB, 4096, s_on_events, svc);
     if (!svc->api || !svc->events) goto fail;
+    /* the service's own answers on their own I/O thread, whatever its upstreams' names do (the
+     * ZAP handler is inproc: no I/O thread carries it, these sessions ask it) */
+    if (wh__io_affinity(wh_sock_zmq(svc->api), WH_IO_OWN) ||
+        wh__io_affinity(wh_sock_zmq(svc->events), WH_IO_OWN))
+        goto fail;
     if (svc->auth) {
         int one = 1;
         if (wh_auth_server(svc->auth, wh_sock_zmq(svc->api)) ||
@@ -1226,6 +1262,16 @@ fail:
     zmq_ctx_term(svc->zctx);
     free(svc);
     return NULL;
+}
+
+int wh__io_affinity(void *zsock, int thread)
+{
+    uint64_t mask = (uint64_t)1 << thread;
+    if (zmq_setsockopt(zsock, ZMQ_AFFINITY, &mask, sizeof mask) != 0) {
+        wh_log_error("ZMQ_AFFINITY %d: %s", thread, zmq_strerror(zmq_errno()));
+        return WH_EBUS;
+    }
+    return 0;
 }
 
 static void s_noop_close(uv_handle_t *h) { (void)h; }

@@ -6,6 +6,12 @@
 #include "whistle/metrics.h"
 
 #define WH_MAX_FOLLOWERS 4
+/* The I/O threads of a service's ZeroMQ context (see wh_service_new): thread WH_IO_OWN carries
+ * the service's own ROUTER and XPUB, follower i (in the order wh_service_follow was called)
+ * thread WH_IO_FOLLOWER(i), so no upstream's name resolution ever holds up another's. */
+#define WH_IO_OWN 0
+#define WH_IO_FOLLOWER(i) (1 + (i))
+#define WH_IO_THREADS (1 + WH_MAX_FOLLOWERS)
 #define WH_REPLAY_BATCH 512
 #define WH_REPLAY_BYTES (512 * 1024)
 #define WH_REPLAY_TIMEOUT_MS 3000
@@ -198,5 +204,9 @@ int wh__service_step_end(wh_service_t *svc, int rc);
 int wh__service_redoing(const wh_service_t *svc);
 /* 1 while followers and timers must wait before retrying after a failed batch. */
 int wh__service_backing_off(const wh_service_t *svc, int64_t now_mono);
+
+/* Puts the connections a zmq socket binds or connects after this call on I/O thread `thread`
+ * of its context (ZMQ_AFFINITY). 0 or WH_EBUS. */
+int wh__io_affinity(void *zsock, int thread);
 
 #endif
