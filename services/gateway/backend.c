@@ -137,6 +137,9 @@ gw_backend_t *gateway_backend_new(uv_loop_t *loop, void *zctx, const char *const
         void *zs = wh_sock_zmq(self->sock[i]);
         int one = 1;
         zmq_setsockopt(zs, ZMQ_IMMEDIATE, &one, sizeof one);
+        /* each service's connection, and the lookups of its name, on an I/O thread of its own
+         * (gateway.c makes one per service): a name that hangs stalls only its own calls */
+        if (gateway_io_affinity(zctx, zs, (int)i)) goto fail;
         if (wh_link_watch(zs, 0)) goto fail;
         if (key && server_public && wh_curve_client(zs, key, server_public)) goto fail;
         if (wh_sock_connect(self->sock[i], api[i])) goto fail;
@@ -145,6 +148,17 @@ gw_backend_t *gateway_backend_new(uv_loop_t *loop, void *zctx, const char *const
 fail:
     gateway_backend_destroy(&self);
     return NULL;
+}
+
+int gateway_io_affinity(void *zctx, void *zsock, int svc)
+{
+    int threads = zmq_ctx_get(zctx, ZMQ_IO_THREADS);
+    uint64_t mask = (uint64_t)1 << (threads > 1 ? svc % threads : 0);
+    if (zmq_setsockopt(zsock, ZMQ_AFFINITY, &mask, sizeof mask) != 0) {
+        wh_log_error("ZMQ_AFFINITY: %s", zmq_strerror(zmq_errno()));
+        return WH_EBUS;
+    }
+    return 0;
 }
 
 static void s_on_close(uv_handle_t *h)

@@ -25,6 +25,9 @@ gw_backend_t *gateway_backend_new(uv_loop_t *loop, void *zctx, const char *const
                                   const char *server_public);
 /* Closes the sockets (pending calls are dropped without a callback); safe on NULL, sets NULL. */
 void gateway_backend_destroy(gw_backend_t **self_p);
+/* Pins a zmq socket's connections (made after this call) to the I/O thread of service `svc`
+ * (enum gateway_backend_id) in `zctx`. 0 or WH_EBUS. */
+int gateway_io_affinity(void *zctx, void *zsock, int svc);
 /* Sends `req` to service `svc` (request_id is set here). 0: `fn(arg, ...)` will be called
  * exactly once, later. WH_EBUS: not sent (the service is not connected), no callback. */
 int gateway_backend_call(gw_backend_t *self, int svc, Whistle__V1__Request *req, gw_backend_fn fn,

@@ -147,6 +147,15 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
     }
     uv_loop_init(&gw->loop);
     gw->zctx = zmq_ctx_new();
+    /* one I/O thread per backend service (backend.c pins each service's sockets to its own):
+     * libzmq looks a backend's name up with a blocking getaddrinfo in the I/O thread of its
+     * connection, at every reconnect, so one service whose name hangs in the resolver (a task
+     * not yet in Swarm's or Kubernetes' DNS behind a silent resolver) must not hold up the
+     * calls to the others (common/src/service.c says more) */
+    if (!gw->zctx || zmq_ctx_set(gw->zctx, ZMQ_IO_THREADS, GW_N_BACKENDS) != 0) {
+        wh_log_error("ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
     char err[512];
     struct wh_keypair kp, server;
     int keyed = cfg->key && cfg->server_key;

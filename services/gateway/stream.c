@@ -300,7 +300,9 @@ gw_streams_t *gateway_streams_new(uv_loop_t *loop, void *zctx, const char *event
     void *zs = wh_sock_zmq(self->sub);
     int hwm = 10000;
     zmq_setsockopt(zs, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (wh_link_watch(zs, 0) || (key && server_public && wh_curve_client(zs, key, server_public)) ||
+    /* on notification's I/O thread, like the calls to it (backend.c) */
+    if (gateway_io_affinity(zctx, zs, GW_NOTIFICATION) || wh_link_watch(zs, 0) ||
+        (key && server_public && wh_curve_client(zs, key, server_public)) ||
         wh_sock_connect(self->sub, events))
         goto fail;
     uv_timer_init(loop, &self->heartbeat);

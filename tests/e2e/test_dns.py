@@ -20,9 +20,13 @@ Checks, for DURATION_S after the resolver has been asked:
   within PING_BOUND_S (a generous deadline, well under the resolver's 10 s);
 - routing's cursor on tracking is never silent for SILENT_BOUND_MS (half of one hung lookup):
   one upstream's name does not stall the following of another.
+Then the gateway, in the same namespace, with notification given by a name that hangs: for
+GW_DURATION_S every GET /v1/cases/<unknown> is answered by tracking (404 ENOTFOUND) through it
+within PING_BOUND_S.
 
 Without the fix (one I/O thread) the first check fails; with one I/O thread for the service's
-own sockets and one shared by all its followers, the second one does.
+own sockets and one shared by all its followers, the second one does; with one I/O thread in
+the gateway, the third.
 
 Needs root, unshare and mount (a mount namespace); without them it exits 77 (skipped) and says
 which is missing. Its processes are stopped at its end, pass or fail, and its temp folder
@@ -40,7 +44,9 @@ import time
 from whistle_e2e import BINARY_DIR, Cluster
 
 NAME = "intake.whistle-test.invalid"   # in no /etc/hosts: only a resolver could answer it
+GW_NAME = "notification.whistle-test.invalid"
 DURATION_S = 15.0
+GW_DURATION_S = 10.0
 PING_BOUND_S = 3.0
 SILENT_BOUND_MS = 5000
 HEARTBEAT_MS = 200
@@ -93,27 +99,23 @@ class BlackHole:
         self.sock.close()
 
 
-class HungDnsCluster(Cluster):
-    """Routing in a mount namespace whose resolver never answers, following intake by name."""
+def in_hung_namespace(resolv):
+    """A command prefix: the rest runs in a mount namespace of its own whose /etc/resolv.conf
+    is `resolv` (unshare and sh exec it: the pid is the service's, signals reach it)."""
+    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+            resolv]
 
-    resolv = None
 
-    def start(self, name, *extra):
-        if name != "routing":
-            return super().start(name, *extra)
-        # unshare and sh exec: the pid is the service's, signals reach it
-        args = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
-                self.resolv, os.path.join(BINARY_DIR, "services", "whistle-routing"),
-                "--data", os.path.join(self.tmp, name), "--catalog", self.catalog,
-                "--api", self.api(name), "--events", self.events(name),
-                "--heartbeat-ms", str(self.heartbeat_ms), "--log-level", "info",
-                "--intake-api", "tcp://%s:31871" % NAME, "--intake-events",
-                "tcp://%s:31872" % NAME, "--tracking-api", self.api("tracking"),
-                "--tracking-events", self.events("tracking")]
-        args += self.args.get(name, []) + list(extra)
-        log = open(os.path.join(self.tmp, name + ".log"), "ab")
-        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)
-        log.close()
+def stop(c, name):
+    """SIGTERM, and a clean exit asked for, not a quick one: zmq_ctx_term waits for the lookups
+    in progress (one per socket of the upstream at most, 10 s each here)."""
+    t = time.monotonic()
+    p = c.procs.pop(name)
+    p.terminate()
+    rc = p.wait(timeout=60)
+    assert rc == 0, "FAIL: whistle-%s exited %d on SIGTERM" % (name, rc)
+    print("%s stopped on SIGTERM in %.1f s (the lookups in progress are waited for)"
+          % (name, time.monotonic() - t))
 
 
 def tracking_cursor(pong):
@@ -140,17 +142,21 @@ def main():
         skip("cannot bind-mount a resolv.conf in a mount namespace here (unshare -m: %s)"
              % (probe.stderr.strip() or "exit %d" % probe.returncode))
 
-    c = HungDnsCluster(heartbeat_ms=HEARTBEAT_MS)
+    c = Cluster(heartbeat_ms=HEARTBEAT_MS)
     hole = None
     ok = False
     try:
-        c.resolv = os.path.join(c.tmp, "resolv.conf")
-        with open(c.resolv, "w") as f:
+        resolv = os.path.join(c.tmp, "resolv.conf")
+        with open(resolv, "w") as f:
             f.write("nameserver %s\noptions timeout:5 attempts:2\n" % RESOLVER_IP)
         hole = BlackHole(RESOLVER_IP)
 
+        # 1. routing: its intake by a name that hangs, its tracking a real one
         c.start("tracking")
         c.wait_ping("tracking")
+        c.wrap["routing"] = in_hung_namespace(resolv)
+        c.args["routing"] = ["--intake-api", "tcp://%s:31871" % NAME,
+                             "--intake-events", "tcp://%s:31872" % NAME]
         t0 = time.monotonic()
         c.start("routing")
         c.wait(lambda: hole.first(NAME) is not None, timeout=30,
@@ -183,17 +189,56 @@ def main():
               "cursor silent at most %d ms" % (n, DURATION_S, NAME, len(asked), worst,
                                                 worst_silent))
         assert len(asked) >= 2, "FAIL: the resolver was asked only once: %s" % asked
-        t = time.monotonic()
-        c.stop("routing")
-        print("routing stopped on SIGTERM in %.1f s (a lookup in progress is waited for)"
-              % (time.monotonic() - t))
+        stop(c, "routing")
+
+        # 2. the gateway: notification by a name that hangs, tracking a real one
+        c.wrap["gateway"] = in_hung_namespace(resolv)
+        c.start_gateway("--notification-api", "tcp://%s:31873" % GW_NAME,
+                        "--notification-events", "tcp://%s:31874" % GW_NAME)
+        c.wait(lambda: hole.first(GW_NAME) is not None, timeout=30,
+               what="the gateway to ask the resolver for " + GW_NAME)
+        t_asked = hole.first(GW_NAME)
+
+        def tracking_reached():
+            try:
+                return c.http("GET", "/v1/cases/C99999999", timeout=PING_BOUND_S)[0] == 404
+            except OSError:
+                return False
+        # its connection to tracking is made at its start: given time, not counted
+        try:
+            c.wait(tracking_reached, timeout=30, what="tracking through the gateway")
+        except AssertionError:
+            raise AssertionError("FAIL: tracking did not answer through the gateway within 30 s "
+                                 "while notification's name hung in the resolver")
+        n, worst, t_start = 0, 0.0, time.monotonic()
+        while time.monotonic() - t_start < GW_DURATION_S:
+            t = time.monotonic()
+            try:
+                st, _, body = c.http("GET", "/v1/cases/C99999999", timeout=PING_BOUND_S)
+            except OSError as e:
+                raise AssertionError(
+                    "FAIL: the gateway did not answer GET /v1/cases/C99999999 (tracking's) "
+                    "within %.0f s, %.1f s after it asked a resolver that never answers for "
+                    "notification's name: %s" % (PING_BOUND_S, t - t_asked, e))
+            assert st == 404 and body["error"]["code"] == "ENOTFOUND", (
+                "FAIL: tracking's answer did not come through the gateway while notification's "
+                "name hung (%.1f s in): %s %s" % (t - t_asked, st, body))
+            n += 1
+            worst = max(worst, time.monotonic() - t)
+            time.sleep(0.1)
+        print("%d calls to tracking through the gateway in %.0f s while %s hung, slowest "
+              "%.3f s" % (n, GW_DURATION_S, GW_NAME, worst))
+        stop(c, "gateway")
         ok = True
     finally:
         try:
             if ok:
                 c.close()
             else:
-                c.fail(names=["tracking", "routing"])
+                # no SIGTERM: an exit that waits for hung lookups is not what failed here
+                for name in list(c.procs):
+                    c.kill9(name)
+                c.fail(names=["tracking", "routing", "gateway"])
         finally:
             if hole:
                 hole.close()

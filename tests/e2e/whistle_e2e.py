@@ -62,6 +62,7 @@ class Cluster:
         self.heartbeat_ms = heartbeat_ms
         self.args = args or {}   # service -> extra command-line arguments
         self.procs = {}
+        self.wrap = {}           # process name -> a command that runs it (unshare, ip netns)
         self.extra = self.args   # the same: tests set it after construction too
         self.ctx = zmq.Context()
         self.next_id = random.randrange(1, 1 << 40)
@@ -83,7 +84,8 @@ class Cluster:
         args += self.args.get(name, [])
         args += list(extra)
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
-        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=log)
+        self.procs[name] = subprocess.Popen(self.wrap.get(name, []) + args, stdout=log,
+                                            stderr=log)
         log.close()
 
     def start_all(self):
@@ -106,7 +108,8 @@ class Cluster:
         path = os.path.join(self.tmp, "gateway.log")
         start = os.path.getsize(path) if os.path.exists(path) else 0
         log = open(path, "ab")
-        self.procs["gateway"] = subprocess.Popen(args, stdout=log, stderr=log)
+        self.procs["gateway"] = subprocess.Popen(self.wrap.get("gateway", []) + args,
+                                                 stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
