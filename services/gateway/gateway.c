@@ -2,6 +2,7 @@
  * daemon; calls on behalf of HTTP callers; a clean stop on SIGTERM. */
 #include "gateway.h"
 #include "backend.h"
+#include "district.h"
 #include "http.h"
 #include "keys.h"
 #include "stats.h"
@@ -20,19 +21,26 @@
 
 static const char *const s_names[GW_N_BACKENDS] = {"intake", "routing", "tracking", "notification"};
 
+/* One district behind the gateway: its catalog and its own connections to its four. */
+struct gw_district {
+    char code[33];              /* its catalog's district code: its jurisdiction_id */
+    struct wh_catalog *catalog; /* Open311's services and grids */
+    int64_t catalog_mtime_ms;   /* its file's mtime: Open311's changeset */
+    gw_backend_t *backend;      /* DEALERs to its four services */
+    gw_streams_t *streams;      /* the SSE streams and its notification's XPUB */
+};
+
 struct gateway {
     uv_loop_t loop;
     void *zctx;
     struct gateway_config cfg;
-    gw_backend_t *backend;
-    gw_keys_t *keys;       /* NULL with --open */
-    gw_streams_t *streams; /* the SSE streams and notification's XPUB */
+    struct gw_district *d; /* --districts, or the one of the single-district flags */
+    int n_d;
+    gw_keys_t *keys; /* NULL with --open */
     gw_http_t *http;
-    struct wh_catalog *catalog; /* --catalog: Open311's services and grids */
-    int64_t catalog_mtime_ms;   /* its file's mtime: Open311's changeset */
-    gw_stats_t *stats;          /* its own series (stats.h) */
-    gw_tickets_t *tickets;      /* one-time tickets of browsers' event streams (ticket.h) */
-    const char *web;            /* the dashboard's folder (web.h), or NULL */
+    gw_stats_t *stats;     /* its own series (stats.h) */
+    gw_tickets_t *tickets; /* one-time tickets of browsers' event streams (ticket.h) */
+    const char *web;       /* the dashboard's folder (web.h), or NULL */
     uv_signal_t sigterm, sigint;
     int stopping;
 };
@@ -47,14 +55,53 @@ const struct gateway_config *gateway__config(const gateway_t *gw)
     return &gw->cfg;
 }
 
-const struct wh_catalog *gateway__catalog(const gateway_t *gw)
+static int s_d(const gateway_t *gw, int district)
 {
-    return gw->catalog;
+    return district >= 0 && district < gw->n_d ? district : 0;
 }
 
-int64_t gateway__catalog_mtime_ms(const gateway_t *gw)
+int gateway__n_districts(const gateway_t *gw)
 {
-    return gw->catalog_mtime_ms;
+    return gw->n_d;
+}
+
+const char *gateway__district_code(const gateway_t *gw, int district)
+{
+    return gw->d[s_d(gw, district)].code;
+}
+
+int gateway__district_find(const gateway_t *gw, const char *code)
+{
+    for (int i = 0; i < gw->n_d; i++)
+        if (strcmp(gw->d[i].code, code) == 0) return i;
+    return -1;
+}
+
+const char *gateway__district_where(struct gw_req *r)
+{
+    static char buf[64]; /* one loop thread: used at once by the caller's snprintf */
+    if (r->gw->n_d == 1) return "";
+    snprintf(buf, sizeof buf, "district '%s': ", r->gw->d[s_d(r->gw, r->district)].code);
+    return buf;
+}
+
+void gateway__district_list(const gateway_t *gw, char *buf, size_t size)
+{
+    buf[0] = 0;
+    for (int i = 0; i < gw->n_d; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "%s%s", i ? ", " : "", gw->d[i].code);
+    }
+}
+
+const struct wh_catalog *gateway__catalog(const gateway_t *gw, int district)
+{
+    return gw->d[s_d(gw, district)].catalog;
+}
+
+int64_t gateway__catalog_mtime_ms(const gateway_t *gw, int district)
+{
+    return gw->d[s_d(gw, district)].catalog_mtime_ms;
 }
 
 const char *gateway__web_dir(const gateway_t *gw)
@@ -72,9 +119,31 @@ uv_loop_t *gateway__loop(gateway_t *gw)
     return &gw->loop;
 }
 
-int gateway__key_lookup(const gateway_t *gw, const char *key, struct wh_identity *who)
+int gateway__key_lookup(const gateway_t *gw, struct gw_req *r, const char *key,
+                        struct wh_identity *who)
 {
-    return gw->keys ? gateway_keys_lookup(gw->keys, key, who) : 0;
+    struct wh_identity w;
+    char kd[sizeof r->key_district];
+    if (!gw->keys || !gateway_keys_lookup(gw->keys, key, &w, kd, sizeof kd)) return 0;
+    snprintf(r->key_district, sizeof r->key_district, "%s", kd);
+    int ok;
+    if (kd[0]) /* a district's key: there only (before a district is chosen: to choose it) */
+        ok = r->district < 0 ? gateway__district_find(gw, kd) >= 0
+                             : strcmp(kd, gw->d[s_d(gw, r->district)].code) == 0;
+    else /* the only district's, or the city's: an operator's */
+        ok = gw->n_d == 1 || w.kind == WH_KIND_OPERATOR;
+    if (!ok) {
+        r->key_elsewhere = 1;
+        return 0;
+    }
+    *who = w;
+    return 1;
+}
+
+int gateway__city_caller(const gateway_t *gw, const struct gw_req *r)
+{
+    if (gw->cfg.open) return 1;
+    return r->who.kind == WH_KIND_OPERATOR && !r->key_district[0];
 }
 
 static void s_on_reply(void *arg, int svc, const Whistle__V1__Reply *reply, int err)
@@ -94,14 +163,24 @@ int gateway__call(gateway_t *gw, struct gw_req *r, int svc, Whistle__V1__Request
         req->on_behalf = as; /* packed before this returns */
     }
     r->reply_fn = fn;
-    int rc = gateway_backend_call(gw->backend, svc, req, s_on_reply, r);
+    int rc = gateway_backend_call(gw->d[s_d(gw, r->district)].backend, svc, req, s_on_reply, r);
     if (rc == 0) r->waiting++;
     return rc;
 }
 
-struct gw_streams *gateway__streams(gateway_t *gw)
+int gateway__call_in(gateway_t *gw, struct gw_req *r, int district, int svc,
+                     Whistle__V1__Request *req, gateway_reply_fn fn)
 {
-    return gw->streams;
+    int saved = r->district;
+    r->district = s_d(gw, district);
+    int rc = gateway__call(gw, r, svc, req, fn);
+    r->district = saved;
+    return rc;
+}
+
+struct gw_streams *gateway__streams(gateway_t *gw, int district)
+{
+    return gw->d[s_d(gw, district)].streams;
 }
 
 struct gw_stats *gateway__stats(gateway_t *gw)
@@ -114,14 +193,64 @@ struct gw_http *gateway__http(gateway_t *gw)
     return gw->http;
 }
 
-struct gw_backend *gateway__backend(gateway_t *gw)
+struct gw_backend *gateway__backend(gateway_t *gw, int district)
 {
-    return gw->backend;
+    return gw->d[s_d(gw, district)].backend;
 }
 
 void gateway__forget(gateway_t *gw, struct gw_req *r)
 {
-    gateway_backend_forget(gw->backend, r);
+    for (int i = 0; i < gw->n_d; i++)
+        gateway_backend_forget(gw->d[i].backend, r);
+}
+
+/* Loads the districts: --districts FILE, or one from the single-district flags. 0 or -1. */
+static int s_districts(gateway_t *gw, const struct gateway_config *cfg, const struct wh_keypair *kp,
+                       const char *server_public)
+{
+    char err[512];
+    struct gw_district_conf one, *dc = &one;
+    size_t n = 1;
+    memset(&one, 0, sizeof one);
+    if (cfg->districts) {
+        if (gateway_districts_load(cfg->districts, &dc, &n, err, sizeof err)) {
+            wh_log_error("districts: %s", err);
+            return -1;
+        }
+    } else {
+        one.catalog = (char *)cfg->catalog;
+        for (int s = 0; s < GW_N_BACKENDS; s++) {
+            one.api[s] = (char *)cfg->api[s];
+            one.events[s] = (char *)cfg->events[s];
+        }
+    }
+    int rc = 0;
+    if (!(gw->d = calloc(n, sizeof *gw->d))) rc = -1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct gw_district *d = &gw->d[i];
+        gw->n_d++;
+        if (!(d->catalog = wh_catalog_load(dc[i].catalog, err, sizeof err))) {
+            wh_log_error("catalog: %s (set --catalog FILE)", err);
+            rc = -1;
+            break;
+        }
+        snprintf(d->code, sizeof d->code, "%s", d->catalog->district_code);
+        struct stat st;
+        if (stat(dc[i].catalog, &st) == 0)
+            d->catalog_mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        d->backend = gateway_backend_new(&gw->loop, gw->zctx, (const char *const *)dc[i].api,
+                                         GW_N_BACKENDS, cfg->backend_timeout_ms, kp, server_public);
+        if (d->backend)
+            d->streams = gateway_streams_new(&gw->loop, gw->zctx, dc[i].events[GW_NOTIFICATION], kp,
+                                             server_public, d->backend, cfg->sse_heartbeat_ms);
+        if (!d->backend || !d->streams)
+            rc = -1;
+        else if (cfg->districts)
+            wh_log_info("district %s: backends %s %s %s %s, events %s", d->code, dc[i].api[0],
+                        dc[i].api[1], dc[i].api[2], dc[i].api[3], dc[i].events[GW_NOTIFICATION]);
+    }
+    if (dc != &one) gateway_districts_free(dc, n);
+    return rc;
 }
 
 static void s_on_signal(uv_signal_t *h, int signum)
@@ -164,13 +293,6 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
         wh_log_error("%s", err);
         goto fail;
     }
-    if (!(gw->catalog = wh_catalog_load(cfg->catalog, err, sizeof err))) {
-        wh_log_error("catalog: %s (set --catalog FILE)", err);
-        goto fail;
-    }
-    struct stat st;
-    if (stat(cfg->catalog, &st) == 0)
-        gw->catalog_mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     if (cfg->api_keys &&
         !(gw->keys = gateway_keys_new(&gw->loop, cfg->api_keys, err, sizeof err))) {
         wh_log_error("API keys: %s (set --api-keys FILE)", err);
@@ -189,14 +311,7 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
         wh_log_info("dashboard: no folder found (%s, services/gateway/web): GET / answers 404; "
                     "give --web DIR",
                     WHISTLE_WEB_DIR);
-    gw->backend =
-        gateway_backend_new(&gw->loop, gw->zctx, cfg->api, GW_N_BACKENDS, cfg->backend_timeout_ms,
-                            keyed ? &kp : NULL, keyed ? server.public_key : NULL);
-    if (!gw->backend) goto fail;
-    gw->streams =
-        gateway_streams_new(&gw->loop, gw->zctx, cfg->events[GW_NOTIFICATION], keyed ? &kp : NULL,
-                            keyed ? server.public_key : NULL, gw->backend, cfg->sse_heartbeat_ms);
-    if (!gw->streams) goto fail;
+    if (s_districts(gw, cfg, keyed ? &kp : NULL, keyed ? server.public_key : NULL)) goto fail;
     struct gw_http_config hc = {cfg->http, cfg->max_connections, cfg->request_timeout_ms,
                                 cfg->idle_timeout_s};
     if (!(gw->http = gateway_http_new(&gw->loop, gw, &hc))) goto fail;
@@ -208,10 +323,16 @@ gateway_t *gateway_new(const struct gateway_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     const char *h = cfg->http;
     const char *colon = strrchr(h, ':');
-    wh_log_info("listening on http://%.*s:%u (%s; backends %s %s %s %s, timeout %d ms)",
-                (int)(colon - h), h, gateway_http_bound_port(gw->http),
-                gw->keys ? "API keys required" : "open: no API keys", cfg->api[0], cfg->api[1],
-                cfg->api[2], cfg->api[3], cfg->backend_timeout_ms);
+    if (cfg->districts)
+        wh_log_info("listening on http://%.*s:%u (%s; %d districts, timeout %d ms)",
+                    (int)(colon - h), h, gateway_http_bound_port(gw->http),
+                    gw->keys ? "API keys required" : "open: no API keys", gw->n_d,
+                    cfg->backend_timeout_ms);
+    else
+        wh_log_info("listening on http://%.*s:%u (%s; backends %s %s %s %s, timeout %d ms)",
+                    (int)(colon - h), h, gateway_http_bound_port(gw->http),
+                    gw->keys ? "API keys required" : "open: no API keys", cfg->api[0], cfg->api[1],
+                    cfg->api[2], cfg->api[3], cfg->backend_timeout_ms);
     return gw;
 fail:
     gateway_destroy(&gw);
@@ -228,9 +349,11 @@ void gateway_stop(gateway_t *gw)
     if (gw->stopping) return;
     gw->stopping = 1;
     if (gw->http) gateway_http_quiesce(gw->http);
-    if (gw->streams) gateway_streams_end_all(gw->streams);
+    for (int i = 0; i < gw->n_d; i++)
+        if (gw->d[i].streams) gateway_streams_end_all(gw->d[i].streams);
     /* every suspended request is answered (503) and resumed: MHD must not stop with one */
-    if (gw->backend) gateway_backend_fail_all(gw->backend, WH_EBUS);
+    for (int i = 0; i < gw->n_d; i++)
+        if (gw->d[i].backend) gateway_backend_fail_all(gw->d[i].backend, WH_EBUS);
     if (gw->http) gateway_http_run(gw->http);
     uv_stop(&gw->loop);
 }
@@ -252,13 +375,18 @@ void gateway_destroy(gateway_t **self_p)
     if (!self_p || !*self_p) return;
     gateway_t *gw = *self_p;
     *self_p = NULL;
-    if (gw->streams) gateway_streams_end_all(gw->streams);
-    if (gw->backend) gateway_backend_fail_all(gw->backend, WH_EBUS);
+    for (int i = 0; i < gw->n_d; i++) {
+        if (gw->d[i].streams) gateway_streams_end_all(gw->d[i].streams);
+        if (gw->d[i].backend) gateway_backend_fail_all(gw->d[i].backend, WH_EBUS);
+    }
     gateway_http_destroy(&gw->http); /* frees every stream's response */
-    gateway_streams_destroy(&gw->streams);
-    gateway_backend_destroy(&gw->backend);
+    for (int i = 0; i < gw->n_d; i++) {
+        gateway_streams_destroy(&gw->d[i].streams);
+        gateway_backend_destroy(&gw->d[i].backend);
+        wh_catalog_destroy(&gw->d[i].catalog);
+    }
+    free(gw->d);
     gateway_keys_destroy(&gw->keys);
-    wh_catalog_destroy(&gw->catalog);
     if (gw->sigterm.loop) {
         uv_close((uv_handle_t *)&gw->sigterm, NULL);
         uv_close((uv_handle_t *)&gw->sigint, NULL);

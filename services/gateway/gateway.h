@@ -38,6 +38,7 @@ struct gateway_config {
     const char *server_key; /* --server-key FILE: the services' public key */
     const char *log_level;  /* --log-level */
     const char *catalog;    /* --catalog FILE: the district catalog (Open311's services) */
+    const char *districts;  /* --districts FILE: several districts (district.h), or NULL */
     const char *web;        /* --web DIR: the dashboard's files (NULL: found, web.h) */
 };
 
@@ -89,6 +90,9 @@ struct gw_req {
     const char *cache;          /* Cache-Control of a buffered answer (NULL: no-store) */
     const char *const *headers; /* more static headers: name, value, ..., NULL; or NULL */
     struct wh_identity who;     /* the caller (kind NONE with --open) */
+    int district;               /* the district it is for (index; -1 until chosen, dispatch) */
+    char key_district[33];      /* its key's district ("" none: one district, or the city's) */
+    int key_elsewhere;          /* its key was listed, but for another district */
     char key[160];              /* its bearer key ("" with --open or a ticket; keys.h) */
     json_t *acc;                /* handler state (readyz collects its answers here) */
     gateway_reply_fn reply_fn;  /* the handler's answer to its backend calls */
@@ -121,35 +125,54 @@ int gateway__answer_stream(struct gw_req *r, gateway_read_fn read, void (*free_f
 /* Runs MHD on the next loop turn (after a connection was resumed outside its callbacks). */
 void gateway__http_soon(struct gw_http *http);
 /* The event streams (stream.h). */
-struct gw_streams *gateway__streams(gateway_t *gw);
+struct gw_streams *gateway__streams(gateway_t *gw, int district);
 /* The gateway's own counters (stats.h), HTTP daemon and backend sockets. */
 struct gw_stats *gateway__stats(gateway_t *gw);
 struct gw_http *gateway__http(gateway_t *gw);
-struct gw_backend *gateway__backend(gateway_t *gw);
+struct gw_backend *gateway__backend(gateway_t *gw, int district);
 /* The request's query arguments, decoded (params.h). 0, or WH_EFIELD naming the argument. */
 int gateway__query(struct gw_req *r, struct gw_query *q, struct wh_field_error *err);
 
 /* Sends `req` (request_id is set here; on_behalf from r->who unless trusted or none) to the
- * service `svc`. `fn` is called once: with the reply, or with NULL and WH_ETIMEDOUT after the
- * backend timeout. Returns 0, or WH_EBUS when the service is not connected (fn not called). */
+ * service `svc` of the request's district (r->district). `fn` is called once: with the reply, or
+ * with NULL and WH_ETIMEDOUT after the backend timeout. Returns 0, or WH_EBUS when the service is
+ * not connected (fn not called). */
 int gateway__call(gateway_t *gw, struct gw_req *r, int svc, Whistle__V1__Request *req,
                   gateway_reply_fn fn);
+/* The same to the service `svc` of district `district` (city-level answers ask each). */
+int gateway__call_in(gateway_t *gw, struct gw_req *r, int district, int svc,
+                     Whistle__V1__Request *req, gateway_reply_fn fn);
 /* The calls of `r` will not call back (its connection went away). */
 void gateway__forget(gateway_t *gw, struct gw_req *r);
 /* The name of a backend ("tracking"). */
 const char *gateway__backend_name(int svc);
 /* The configuration, the API key check, the loop. */
 const struct gateway_config *gateway__config(const gateway_t *gw);
-/* The district catalog (--catalog, read once at start) and when its file last changed. */
-const struct wh_catalog *gateway__catalog(const gateway_t *gw);
-int64_t gateway__catalog_mtime_ms(const gateway_t *gw);
+/* The districts: how many, one's code (its jurisdiction_id), the index of a code (-1: none). */
+int gateway__n_districts(const gateway_t *gw);
+const char *gateway__district_code(const gateway_t *gw, int district);
+int gateway__district_find(const gateway_t *gw, const char *code);
+/* "district 'east': " before a backend's failure when the gateway serves several, else "". */
+const char *gateway__district_where(struct gw_req *r);
+/* The district's codes, ", "-separated, into buf (for errors that list them). */
+void gateway__district_list(const gateway_t *gw, char *buf, size_t size);
+/* A district's catalog (read once at start; a district < 0 is the first) and when its file
+ * last changed. */
+const struct wh_catalog *gateway__catalog(const gateway_t *gw, int district);
+int64_t gateway__catalog_mtime_ms(const gateway_t *gw, int district);
 /* The dashboard's folder (web.h), or NULL when there is none. */
 const char *gateway__web_dir(const gateway_t *gw);
 /* The event streams' one-time tickets (ticket.h). */
 struct gw_tickets *gateway__tickets(gateway_t *gw);
 /* The gateway's loop (for a handler's timers). */
 uv_loop_t *gateway__loop(gateway_t *gw);
-/* 1 and `who` filled when `key` is an API key on the list, else 0. */
-int gateway__key_lookup(const gateway_t *gw, const char *key, struct wh_identity *who);
+/* 1 and `who` filled when `key` is an API key on the list that may act in r's district, else
+ * 0. A key with a district (its 4th field) acts in that district only (r->key_district is set
+ * to it, and r->key_elsewhere when r is for another); a key without one acts in the only
+ * district, or, with several, is the city's and must be an operator's (keys.h). */
+int gateway__key_lookup(const gateway_t *gw, struct gw_req *r, const char *key,
+                        struct wh_identity *who);
+/* 1 when r's caller speaks for the whole city (--open, or an operator key with no district). */
+int gateway__city_caller(const gateway_t *gw, const struct gw_req *r);
 
 #endif

@@ -282,6 +282,8 @@ static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key
 {
     (void)kind;
     struct s_args *a = cls;
+    /* the district the request is for: chosen by gateway__dispatch, no route's own argument */
+    if (strcmp(key, "jurisdiction_id") == 0) return MHD_YES;
     a->rc = gateway_query_add(a->q, key, value, a->err);
     return a->rc ? MHD_NO : MHD_YES;
 }

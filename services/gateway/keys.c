@@ -49,7 +49,9 @@ int gateway_keys_parse(const char *path, struct gw_key **out, size_t *n, char *e
         if (!key || key[0] == '#') continue;
         char *kind = strtok_r(NULL, " \t\r\n", &save);
         char *code = strtok_r(NULL, " \t\r\n", &save);
-        char *extra = strtok_r(NULL, " \t\r\n", &save);
+        char *district = strtok_r(NULL, " \t\r\n", &save);
+        char *extra = district && district[0] != '#' ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        if (district && district[0] == '#') district = NULL;
         struct gw_key e;
         memset(&e, 0, sizeof e);
         if (!s_key_valid(key)) {
@@ -62,9 +64,10 @@ int gateway_keys_parse(const char *path, struct gw_key **out, size_t *n, char *e
                              "integrator, service, operator)",
                              path, lineno, kind ? kind : "");
             rc = WH_EFIELD;
-        } else if (!code || !wh_code_valid(code) || (extra && extra[0] != '#')) {
+        } else if (!code || !wh_code_valid(code) || (extra && extra[0] != '#') ||
+                   (district && !wh_code_valid(district))) {
             snprintf(err, errlen,
-                     "%s:%d: a line is '<key> <kind> <code>', the code 1..32 of "
+                     "%s:%d: a line is '<key> <kind> <code> [<district>]', the codes 1..32 of "
                      "[a-z0-9-]",
                      path, lineno);
             rc = WH_EFIELD;
@@ -78,6 +81,7 @@ int gateway_keys_parse(const char *path, struct gw_key **out, size_t *n, char *e
         if (rc) break;
         snprintf(e.key, sizeof e.key, "%s", key);
         snprintf(e.who.code, sizeof e.who.code, "%s", code);
+        snprintf(e.district, sizeof e.district, "%s", district ? district : "");
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
             struct gw_key *na = realloc(arr, cap * sizeof *na);
@@ -156,7 +160,8 @@ void gateway_keys_destroy(gw_keys_t **self_p)
     uv_close((uv_handle_t *)&self->watch, s_on_close);
 }
 
-int gateway_keys_lookup(const gw_keys_t *self, const char *key, struct wh_identity *who)
+int gateway_keys_lookup(const gw_keys_t *self, const char *key, struct wh_identity *who,
+                        char *district, size_t size)
 {
     size_t kl = strlen(key);
     int found = 0;
@@ -168,6 +173,7 @@ int gateway_keys_lookup(const gw_keys_t *self, const char *key, struct wh_identi
             diff |= (unsigned char)(k[j] ^ key[j]);
         if (!diff && !found) {
             *who = self->keys[i].who;
+            snprintf(district, size, "%s", self->keys[i].district);
             found = 1;
         }
     }

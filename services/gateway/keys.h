@@ -1,7 +1,10 @@
-/* keys.h: the gateway's bearer API keys: a file of "<key> <kind> <code>" lines, the shape of
- * the CurveZMQ allowlist (a line or a word after the code starting with '#' is a comment),
- * read again when it changes. A key is 20..128 characters of [A-Za-z0-9._~+/=-] (RFC 6750's
- * b64token): `openssl rand -hex 24` makes one. */
+/* keys.h: the gateway's bearer API keys: a file of "<key> <kind> <code> [<district>]" lines,
+ * the shape of the CurveZMQ allowlist (a line or a word after the code or district starting
+ * with '#' is a comment), read again when it changes. The optional district ties the key to
+ * one district of a city's gateway (--districts): it acts there only. A key without one acts
+ * in the gateway's only district, or, with several, is the city's: an operator's only. A key
+ * is 20..128 characters of [A-Za-z0-9._~+/=-] (RFC 6750's b64token): `openssl rand -hex 24` makes
+ * one. */
 #ifndef GATEWAY_KEYS_H
 #define GATEWAY_KEYS_H
 #include "whistle/auth.h"
@@ -14,6 +17,7 @@
 struct gw_key {
     char key[GW_KEY_MAX + 1];
     struct wh_identity who;
+    char district[33]; /* the district it acts in, or "" (gateway.h: gateway__key_lookup) */
 };
 
 /* Parses the key file into a malloc'd array (caller frees *out). 0, or WH_ENOTFOUND /
@@ -27,7 +31,9 @@ typedef struct gw_keys gw_keys_t;
 gw_keys_t *gateway_keys_new(uv_loop_t *loop, const char *path, char *err, size_t errlen);
 /* Frees once libuv has closed its handle; safe on NULL, sets NULL. */
 void gateway_keys_destroy(gw_keys_t **self_p);
-/* 1 with `who` filled when `key` is listed, else 0 (compared in constant time per entry). */
-int gateway_keys_lookup(const gw_keys_t *self, const char *key, struct wh_identity *who);
+/* 1 with `who` and `district` (its district or "", `size` bytes) filled when `key` is listed,
+ * else 0 (compared in constant time per entry). */
+int gateway_keys_lookup(const gw_keys_t *self, const char *key, struct wh_identity *who,
+                        char *district, size_t size);
 
 #endif

@@ -122,6 +122,10 @@ struct open311_site {
     const char *contact;     /* NULL: the catalog's district.contact, else the district name */
     const char *key_service; /* how to get an api_key; NULL: the catalog's, else omitted */
     int64_t changeset_ms;    /* when the catalog last changed (its file's mtime) */
+    /* a city's gateway: the jurisdictions it serves (each district's catalog), listed in
+     * discovery as "jurisdictions": [{"jurisdiction_id", "name"}]; NULL/0: none listed */
+    const struct wh_catalog *const *jurisdictions;
+    size_t n_jurisdictions;
 };
 
 /* One service request to render: a case, and its last history line when known (GetCase

@@ -126,9 +126,9 @@ static int s_xml_text(struct open311_buf *b, const char *s, size_t len)
 static const char *s_item_name(const char *array_name)
 {
     static const char *const map[][2] = {
-        {"endpoints", "endpoint"}, {"formats", "format"},   {"attributes", "attribute"},
-        {"values", "value"},       {"services", "service"}, {"service_requests", "request"},
-        {"errors", "error"},
+        {"endpoints", "endpoint"},       {"formats", "format"}, {"jurisdictions", "jurisdiction"},
+        {"attributes", "attribute"},     {"values", "value"},   {"services", "service"},
+        {"service_requests", "request"}, {"errors", "error"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(array_name, map[i][0]) == 0) return map[i][1];
@@ -227,6 +227,17 @@ int open311_render_discovery(struct open311_buf *out, enum open311_format f,
     s_set(ep, "formats", formats, &ok);
     s_push(endpoints, ep, &ok);
     s_set(doc, "endpoints", endpoints, &ok);
+    if (site->n_jurisdictions) {
+        json_t *jl = json_array();
+        for (size_t i = 0; i < site->n_jurisdictions; i++) {
+            const struct wh_catalog *c = site->jurisdictions[i];
+            json_t *j = json_object();
+            s_set(j, "jurisdiction_id", s_str(c->district_code), &ok);
+            s_set(j, "name", s_str(c->district_name), &ok);
+            s_push(jl, j, &ok);
+        }
+        s_set(doc, "jurisdictions", jl, &ok);
+    }
     return s_emit(out, f, "discovery", doc, ok);
 }
 

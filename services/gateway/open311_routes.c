@@ -136,8 +136,9 @@ static int s_refused(struct gw_req *r, enum open311_format fmt, int svc,
 {
     if (!reply) {
         char msg[160];
-        snprintf(msg, sizeof msg, "%s did not answer within %d ms; try again",
-                 gateway__backend_name(svc), gateway__config(r->gw)->backend_timeout_ms);
+        snprintf(msg, sizeof msg, "%s%s did not answer within %d ms; try again",
+                 gateway__district_where(r), gateway__backend_name(svc),
+                 gateway__config(r->gw)->backend_timeout_ms);
         (void)err;
         s_errorf(r, fmt, 503, "", msg);
         return 1;
@@ -155,8 +156,9 @@ static int s_refused(struct gw_req *r, enum open311_format fmt, int svc,
 static void s_unsent(struct gw_req *r, enum open311_format fmt, int svc)
 {
     char msg[160];
-    snprintf(msg, sizeof msg, "%s is not reachable (not running, or not connected yet); try again",
-             gateway__backend_name(svc));
+    snprintf(msg, sizeof msg,
+             "%s%s is not reachable (not running, or not connected yet); try again",
+             gateway__district_where(r), gateway__backend_name(svc));
     s_errorf(r, fmt, 503, "", msg);
 }
 
@@ -227,18 +229,55 @@ static int s_reader(gateway_t *gw, struct gw_req *r, const struct open311_form *
         key = open311_form_get(q, "api_key");
     }
     if (!key || !key[0]) return 0;
-    if (!gateway__key_lookup(gw, key, &r->who))
-        return open311_error_set(err, 403, field, "%s: not a key this service knows", field);
+    if (!gateway__key_lookup(gw, r, key, &r->who))
+        return r->key_elsewhere
+                   ? open311_error_set(err, 403, field, "%s: this key is not for jurisdiction '%s'",
+                                       field, gateway__district_code(gw, r->district))
+                   : open311_error_set(err, 403, field, "%s: not a key this service knows", field);
+    return 0;
+}
+
+/* The district the request is for: its jurisdiction_id (the query's, else the body's), which
+ * sets r->district. With one district a missing one is that district and a wrong one is left
+ * to the checks that refuse it as before; with several, an unknown one is 404 and a missing
+ * one 400, both listing the jurisdictions served, unless `city` (discovery: all of them). */
+static int s_jurisdiction(gateway_t *gw, struct gw_req *r, const struct open311_form *q,
+                          const struct open311_form *body, int city, struct open311_error *err)
+{
+    const char *jur = open311_form_get(q, "jurisdiction_id");
+    if ((!jur || !jur[0]) && body) jur = open311_form_get(body, "jurisdiction_id");
+    int n = gateway__n_districts(gw);
+    char list[400];
+    gateway__district_list(gw, list, sizeof list);
+    r->district = 0;
+    if (jur && jur[0]) {
+        int d = gateway__district_find(gw, jur);
+        if (d < 0 && n > 1)
+            return open311_error_set(err, 404, "jurisdiction_id",
+                                     "jurisdiction_id: '%s' is not served here (these are: %s)",
+                                     jur, list);
+        r->district = d < 0 ? 0 : d;
+        return 0;
+    }
+    if (n > 1 && !city)
+        return open311_error_set(err, 400, "jurisdiction_id",
+                                 "jurisdiction_id: required, this gateway serves several "
+                                 "jurisdictions (%s)",
+                                 list);
     return 0;
 }
 
 /* Routes whose only arguments are jurisdiction_id and api_key: both checked, the caller set. */
-static int s_plain_query(gateway_t *gw, struct gw_req *r, struct open311_error *err)
+static int s_plain_query_city(gateway_t *gw, struct gw_req *r, int city, struct open311_error *err)
 {
     struct open311_form q = {0};
     int rc = s_query(r, &q, err);
-    if (rc) return rc;
-    const struct wh_catalog *cat = gateway__catalog(gw);
+    if (!rc) rc = s_jurisdiction(gw, r, &q, NULL, city, err);
+    if (rc) {
+        open311_form_clear(&q);
+        return rc;
+    }
+    const struct wh_catalog *cat = gateway__catalog(gw, r->district);
     for (size_t i = 0; i < q.n && !rc; i++) {
         const char *k = q.params[i].key, *v = q.params[i].value;
         if (strcmp(k, "jurisdiction_id") == 0) {
@@ -255,6 +294,11 @@ static int s_plain_query(gateway_t *gw, struct gw_req *r, struct open311_error *
     if (!rc) rc = s_reader(gw, r, &q, err);
     open311_form_clear(&q);
     return rc;
+}
+
+static int s_plain_query(gateway_t *gw, struct gw_req *r, struct open311_error *err)
+{
+    return s_plain_query_city(gw, r, 0, err);
 }
 
 /* The format, or a 404 answered (in JSON: the URL names no format). */
@@ -290,14 +334,25 @@ void gateway_open311_discovery(gateway_t *gw, struct gw_req *r, const struct gw_
     enum open311_format f = s_fmt_or_404(r, m, name, sizeof name);
     struct open311_error err;
     if (!f) return;
-    if (s_plain_query(gw, r, &err)) {
+    if (s_plain_query_city(gw, r, 1, &err)) {
         s_error(r, f, &err);
         return;
     }
     s_base_url(gw, r, url, sizeof url);
-    struct open311_site site = {url, NULL, NULL, gateway__catalog_mtime_ms(gw)};
+    /* the jurisdictions served: every district's, or the one asked for */
+    int n = gateway__n_districts(gw);
+    const struct wh_catalog *cats[64];
+    size_t n_cats = 0;
+    int64_t changeset = 0;
+    for (int i = 0; i < n && n_cats < 64; i++) {
+        cats[n_cats++] = gateway__catalog(gw, i);
+        if (gateway__catalog_mtime_ms(gw, i) > changeset)
+            changeset = gateway__catalog_mtime_ms(gw, i);
+    }
+    struct open311_site site = {
+        url, NULL, NULL, changeset, n > 1 ? cats : NULL, n > 1 ? n_cats : 0};
     struct open311_buf b = {0};
-    s_rendered(r, f, open311_render_discovery(&b, f, gateway__catalog(gw), &site), &b);
+    s_rendered(r, f, open311_render_discovery(&b, f, gateway__catalog(gw, r->district), &site), &b);
 }
 
 void gateway_open311_services(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
@@ -311,7 +366,7 @@ void gateway_open311_services(gateway_t *gw, struct gw_req *r, const struct gw_m
         return;
     }
     struct open311_buf b = {0};
-    s_rendered(r, f, open311_render_services(&b, f, gateway__catalog(gw)), &b);
+    s_rendered(r, f, open311_render_services(&b, f, gateway__catalog(gw, r->district)), &b);
 }
 
 void gateway_open311_definition(gateway_t *gw, struct gw_req *r, const struct gw_match *m)
@@ -325,7 +380,8 @@ void gateway_open311_definition(gateway_t *gw, struct gw_req *r, const struct gw
         return;
     }
     struct open311_buf b = {0};
-    int rc = open311_render_service_definition(&b, f, gateway__catalog(gw), code, &err);
+    int rc =
+        open311_render_service_definition(&b, f, gateway__catalog(gw, r->district), code, &err);
     if (rc == -404) {
         open311_buf_free(&b);
         s_error(r, f, &err);
@@ -351,7 +407,7 @@ static int s_identify(void *arg, const char *api_key, char *code, size_t size)
         return 1;
     }
     struct wh_identity who;
-    if (!gateway__key_lookup(id->gw, api_key, &who)) return 0;
+    if (!gateway__key_lookup(id->gw, id->r, api_key, &who)) return 0;
     if (who.kind != WH_KIND_INTEGRATOR) {
         id->wrong_kind = 1;
         return 0;
@@ -364,10 +420,10 @@ static int s_identify(void *arg, const char *api_key, char *code, size_t size)
 static void s_submitted(struct s_state *s)
 {
     struct open311_buf b = {0};
-    s_rendered(
-        s->r, s->fmt,
-        open311_render_submitted(&b, s->fmt, gateway__catalog(s->gw), s->case_id, s->service_code),
-        &b);
+    s_rendered(s->r, s->fmt,
+               open311_render_submitted(&b, s->fmt, gateway__catalog(s->gw, s->r->district),
+                                        s->case_id, s->service_code),
+               &b);
 }
 
 static void s_ask_tracking(struct s_state *s);
@@ -465,7 +521,8 @@ void gateway_open311_submit(gateway_t *gw, struct gw_req *r, const struct gw_mat
         return;
     }
     if (s_query(r, &q, &err) ||
-        open311_form_decode(&body, r->body ? r->body : "", r->body_len, &err))
+        open311_form_decode(&body, r->body ? r->body : "", r->body_len, &err) ||
+        s_jurisdiction(gw, r, &q, &body, 0, &err))
         goto refused;
     const char *key = gateway__header(r, "Idempotency-Key");
     if (!key) {
@@ -475,7 +532,8 @@ void gateway_open311_submit(gateway_t *gw, struct gw_req *r, const struct gw_mat
         }
         key = fresh;
     }
-    if (open311_submit_parse(&sub, gateway__catalog(gw), &q, &body, key, s_identify, &id, &err)) {
+    if (open311_submit_parse(&sub, gateway__catalog(gw, r->district), &q, &body, key, s_identify,
+                             &id, &err)) {
         if (id.wrong_kind && err.status == 403)
             open311_error_set(&err, 403, "api_key",
                               "api_key: this key is not an integrator's; POST requests takes an "
@@ -543,7 +601,8 @@ static void s_answer_kept(struct s_state *s)
         n++;
     }
     struct open311_buf b = {0};
-    if (!rc) rc = open311_render_requests(&b, s->fmt, gateway__catalog(s->gw), items, n);
+    if (!rc)
+        rc = open311_render_requests(&b, s->fmt, gateway__catalog(s->gw, s->r->district), items, n);
     for (size_t i = 0; cr && i <= n; i++)
         if (cr[i]) whistle__v1__case_reply__free_unpacked(cr[i], NULL);
     free(cr);
@@ -639,8 +698,9 @@ void gateway_open311_requests(gateway_t *gw, struct gw_req *r, const struct gw_m
         s_errorf(r, f, 503, "", "out of memory; try again");
         return;
     }
-    if (s_query(r, &q, &err) || s_reader(gw, r, &q, &err) ||
-        open311_query_parse(&s->q, gateway__catalog(gw), &q, wh_now_ms(), &err)) {
+    if (s_query(r, &q, &err) || s_jurisdiction(gw, r, &q, NULL, 0, &err) ||
+        s_reader(gw, r, &q, &err) ||
+        open311_query_parse(&s->q, gateway__catalog(gw, r->district), &q, wh_now_ms(), &err)) {
         open311_form_clear(&q);
         s_error(r, f, &err);
         return;
@@ -669,7 +729,9 @@ static void s_on_request(struct gw_req *r, int svc, const Whistle__V1__Reply *re
     }
     struct open311_buf b = {0};
     s_rendered(r, s->fmt,
-               open311_render_case_reply(&b, s->fmt, gateway__catalog(s->gw), reply->get_case), &b);
+               open311_render_case_reply(&b, s->fmt, gateway__catalog(s->gw, s->r->district),
+                                         reply->get_case),
+               &b);
 }
 
 static void s_on_token(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)

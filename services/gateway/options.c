@@ -37,9 +37,14 @@ static void s_help(void)
            "  --http HOST:PORT        listen address [WHISTLE_HTTP] (default: 127.0.0.1:7080)\n"
            "  --catalog FILE          district catalog, JSON: Open311's services and grids\n"
            "                          [WHISTLE_CATALOG] (default: deploy/catalog/default.json)\n"
+           "  --districts FILE        several districts behind this gateway, JSON: each one's\n"
+           "                          code, catalog and four services' endpoints, instead of\n"
+           "                          --catalog and --SERVICE-api/-events [WHISTLE_DISTRICTS]\n"
+           "                          (docs/architecture.md, \"Several districts\")\n"
            "  --api-keys FILE         bearer API keys, lines '<key> <kind> <code>' (kind:\n"
            "                          department, township, integrator, service, operator);\n"
-           "                          read again when it changes [WHISTLE_API_KEYS]\n"
+           "                          read again when it changes [WHISTLE_API_KEYS]; a 4th\n"
+           "                          field, a district's code, ties a key to that district\n"
            "  --open                  no API keys: every caller acts as an operator (local\n"
            "                          development only) [WHISTLE_OPEN=1]\n"
            "                          One of --api-keys and --open is required.\n"
@@ -106,6 +111,8 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
     c->log_level = s_env("log-level", "info");
     c->catalog = s_env("catalog", "deploy/catalog/default.json");
     c->web = s_env("web", NULL);
+    c->districts = s_env("districts", NULL);
+    int single = 0; /* a single-district flag was given on the command line */
     const char *maxc = s_env("max-connections", "1000"), *bto = s_env("backend-timeout-ms", "5000");
     const char *rto = s_env("request-timeout-ms", "10000"), *ito = s_env("idle-timeout-s", "30");
     const char *sse = s_env("sse-heartbeat-ms", "15000");
@@ -132,6 +139,7 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         O_METRICS_OPEN,
         O_CATALOG,
         O_WEB,
+        O_DISTRICTS,
         O_UP = 300
     };
     struct option opts[32] = {
@@ -151,8 +159,9 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         {"metrics-open", no_argument, 0, O_METRICS_OPEN},
         {"catalog", required_argument, 0, O_CATALOG},
         {"web", required_argument, 0, O_WEB},
+        {"districts", required_argument, 0, O_DISTRICTS},
     };
-    size_t n = 16;
+    size_t n = 17;
     for (int i = 0; i < 2 * GW_N_BACKENDS; i++)
         opts[n++] = (struct option){names[i], required_argument, 0, O_UP + i};
     opts[n] = (struct option){0, 0, 0, 0};
@@ -164,7 +173,11 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         case O_KEYS: c->api_keys = optarg; break;
         case O_OPEN: c->open = 1; break;
         case O_METRICS_OPEN: c->metrics_open = 1; break;
-        case O_CATALOG: c->catalog = optarg; break;
+        case O_CATALOG:
+            c->catalog = optarg;
+            single = 1;
+            break;
+        case O_DISTRICTS: c->districts = optarg; break;
         case O_WEB: c->web = optarg; break;
         case O_KEY: c->key = optarg; break;
         case O_SKEY: c->server_key = optarg; break;
@@ -179,6 +192,7 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
         default:
             if (ch >= O_UP && ch < O_UP + 2 * GW_N_BACKENDS) {
                 int k = ch - O_UP;
+                single = 1;
                 if (k % 2 == 0)
                     c->api[k / 2] = optarg;
                 else
@@ -209,6 +223,11 @@ int gateway_options_parse(struct gateway_config *c, int argc, char **argv)
                 "whistle-gateway: give --api-keys FILE (callers identified by bearer "
                 "keys) or --open (no keys, local development only), not %s\n",
                 c->open ? "both" : "neither");
+        return -1;
+    }
+    if (c->districts && single) {
+        fprintf(stderr, "whistle-gateway: --districts FILE names each district's catalog and "
+                        "services: give it without --catalog and --SERVICE-api/-events\n");
         return -1;
     }
     if (!c->key != !c->server_key) {

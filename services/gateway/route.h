@@ -13,9 +13,11 @@ struct gw_match;
 typedef void (*gw_handler_fn)(gateway_t *gw, struct gw_req *r, const struct gw_match *m);
 
 enum gw_route_flag {
-    GW_ROUTE_PUBLIC = 1,  /* answered without an API key (health checks) */
-    GW_ROUTE_METRICS = 2, /* public with --metrics-open, else an API key (GET /metrics) */
-    GW_ROUTE_TICKET = 4,  /* also ?ticket= instead of a bearer key (event streams, ticket.h) */
+    GW_ROUTE_PUBLIC = 1,   /* answered without an API key (health checks) */
+    GW_ROUTE_METRICS = 2,  /* public with --metrics-open, else an API key (GET /metrics) */
+    GW_ROUTE_TICKET = 4,   /* also ?ticket= instead of a bearer key (event streams, ticket.h) */
+    GW_ROUTE_CITY = 8,     /* answers for the whole gateway: needs no jurisdiction_id */
+    GW_ROUTE_OPEN311 = 16, /* takes Open311's jurisdiction_id itself (query or form body) */
 };
 
 struct gw_route {

@@ -146,6 +146,15 @@ static Whistle__V1__StatsReply *s_copy(const Whistle__V1__StatsReply *in)
 }
 
 /* Every service answered or was given up on: render and answer. */
+/* Streams open, in every district. */
+static double s_streams(gateway_t *gw)
+{
+    size_t n = 0;
+    for (int i = 0; i < gateway__n_districts(gw); i++)
+        n += gateway_streams_count(gateway__streams(gw, i));
+    return (double)n;
+}
+
 static void s_render(struct gw_req *r)
 {
     gateway_t *gw = r->gw;
@@ -160,10 +169,10 @@ static void s_render(struct gw_req *r)
                    (double)gateway_http_connections(gateway__http(gw)), NULL);
     wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_gateway_sse_streams",
                    "Server-Sent Event streams open (GET /v1/topics/.../events).",
-                   (double)gateway_streams_count(gateway__streams(gw)), NULL);
+                   (double)s_streams(gw), NULL);
     static const char *const names[GW_N_BACKENDS] = {"intake", "routing", "tracking",
                                                      "notification"};
-    gateway_backend_stats(gateway__backend(gw), m, names);
+    gateway_backend_stats(gateway__backend(gw, r->district), m, names);
     for (int i = 0; i < GW_N_BACKENDS; i++) {
         wh_metrics_add(m, WH_METRIC_GAUGE, "whistle_gateway_backend_up",
                        "1 when the service answered this scrape's Stats (its series are "

@@ -94,14 +94,19 @@ class Cluster:
         for s in SERVICES:
             self.wait_ping(s)
 
-    def start_gateway(self, *extra, open_=True):
+    def start_gateway(self, *extra, open_=True, districts=None):
         """Starts whistle-gateway (an optional fifth process, "gateway") on a free loopback
         port in front of this cluster; --open unless open_ is False (then pass --api-keys in
-        `extra`). Sets self.gw_port once it listens."""
+        `extra`). With `districts` (a --districts FILE, see district_entry) it serves those
+        instead of this cluster alone. Sets self.gw_port once it listens."""
         args = [os.path.join(BINARY_DIR, "services", "whistle-gateway"),
-                "--http", "127.0.0.1:0", "--log-level", "info", "--catalog", self.catalog]
-        for s in SERVICES:
-            args += ["--%s-api" % s, self.api(s), "--%s-events" % s, self.events(s)]
+                "--http", "127.0.0.1:0", "--log-level", "info"]
+        if districts:
+            args += ["--districts", districts]
+        else:
+            args += ["--catalog", self.catalog]
+            for s in SERVICES:
+                args += ["--%s-api" % s, self.api(s), "--%s-events" % s, self.events(s)]
         if open_:
             args.append("--open")
         args += list(extra)
@@ -124,6 +129,13 @@ class Cluster:
                 break
             time.sleep(0.05)
         raise AssertionError("whistle-gateway did not start; log:\n" + self.log("gateway"))
+
+    def district_entry(self, code):
+        """This cluster as one entry of a gateway's --districts file."""
+        entry = {"code": code, "catalog": self.catalog}
+        for s in SERVICES:
+            entry[s] = {"api": self.api(s), "events": self.events(s)}
+        return entry
 
     def http(self, method, path, body=None, headers=None, timeout=10.0):
         """One HTTP request to the gateway: (status, headers dict, body parsed as JSON when it
