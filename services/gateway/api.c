@@ -279,9 +279,12 @@ static void s_on_city_figures(struct gw_req *r, int svc, const Whistle__V1__Repl
     const char *code = gateway__district_code(gw, i);
     if (!reply || reply->body_case != WHISTLE__V1__REPLY__BODY_FIGURES) {
         char why[200];
-        if (!reply)
-            snprintf(why, sizeof why, "tracking did not answer within %d ms (%s)",
-                     gateway__config(gw)->backend_timeout_ms, wh_errname(err ? err : WH_ETIMEDOUT));
+        if (!reply && err == WH_EBUS)
+            snprintf(why, sizeof why, "tracking is not reachable (not running, or not connected)");
+        else if (!reply)
+            snprintf(why, sizeof why, "tracking did not answer within %d ms",
+                     gateway__config(gw)->backend_timeout_ms);
+
         else if (reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR)
             wh_snprintf_utf8(why, sizeof why, "%s: %s", wh_errname(reply->error->code),
                              reply->error->message ? reply->error->message : "");
