@@ -19,6 +19,32 @@ static size_t s_key(uint8_t *key, const char *stream, uint64_t seq)
     return n + 9;
 }
 
+/* Stores the packed entry `buf` (takes it) as `seq` of `stream` and moves the stream's head;
+ * hands `buf` back in *packed when asked, else frees it. */
+static int s_put(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t seq, uint64_t oldest,
+                 uint8_t *buf, size_t len, uint64_t *seq_out, uint8_t **packed,
+                 size_t *packed_len)
+{
+    uint8_t key[WH_STREAM_MAX + 9];
+    size_t klen = s_key(key, stream, seq);
+    int rc = wh_store_put(st, txn, wh_store_dbi(st, "log"), key, klen, buf, len);
+    if (rc == 0) {
+        uint8_t hv[16];
+        wh_be64_put(hv, seq);
+        wh_be64_put(hv + 8, oldest ? oldest : seq);
+        rc = wh_store_put(st, txn, wh_store_dbi(st, "heads"), stream, strlen(stream), hv,
+                          sizeof hv);
+    }
+    if (rc == 0 && packed) {
+        *packed = buf;
+        *packed_len = len;
+    } else {
+        free(buf);
+    }
+    if (rc == 0 && seq_out) *seq_out = seq;
+    return rc;
+}
+
 int wh_eventlog_head(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t *head,
                      uint64_t *oldest)
 {
@@ -62,23 +88,7 @@ int wh_eventlog_append(wh_store_t *st, MDB_txn *txn, const char *stream,
     size_t len;
     uint8_t *buf = wh_pack(&env->base, &len);
     if (!buf) return WH_ENOMEM;
-    uint8_t key[WH_STREAM_MAX + 9];
-    size_t klen = s_key(key, stream, seq);
-    rc = wh_store_put(st, txn, wh_store_dbi(st, "log"), key, klen, buf, len);
-    if (rc == 0) {
-        uint8_t hv[16];
-        wh_be64_put(hv, seq);
-        wh_be64_put(hv + 8, oldest ? oldest : seq);
-        rc = wh_store_put(st, txn, wh_store_dbi(st, "heads"), stream, slen, hv, sizeof hv);
-    }
-    if (rc == 0 && packed) {
-        *packed = buf;
-        *packed_len = len;
-    } else {
-        free(buf);
-    }
-    if (rc == 0 && seq_out) *seq_out = seq;
-    return rc;
+    return s_put(st, txn, stream, seq, oldest, buf, len, seq_out, packed, packed_len);
 }
 
 int wh_eventlog_body(const Whistle__V1__Envelope *env, uint8_t **body, size_t *body_len)
@@ -115,23 +125,8 @@ int wh_eventlog_append_body(wh_store_t *st, MDB_txn *txn, const char *stream,
     if (!buf) return WH_ENOMEM;
     protobuf_c_message_pack(&h.base, buf);
     memcpy(buf + hlen, body, body_len);
-    uint8_t key[WH_STREAM_MAX + 9];
-    size_t klen = s_key(key, stream, seq);
-    rc = wh_store_put(st, txn, wh_store_dbi(st, "log"), key, klen, buf, hlen + body_len);
-    if (rc == 0) {
-        uint8_t hv[16];
-        wh_be64_put(hv, seq);
-        wh_be64_put(hv + 8, oldest ? oldest : seq);
-        rc = wh_store_put(st, txn, wh_store_dbi(st, "heads"), stream, slen, hv, sizeof hv);
-    }
-    if (rc == 0 && packed) {
-        *packed = buf;
-        *packed_len = hlen + body_len;
-    } else {
-        free(buf);
-    }
-    if (rc == 0 && seq_out) *seq_out = seq;
-    return rc;
+    return s_put(st, txn, stream, seq, oldest, buf, hlen + body_len, seq_out, packed,
+                 packed_len);
 }
 
 int wh_eventlog_read(wh_store_t *st, MDB_txn *txn, const char *stream, uint64_t from_seq,
