@@ -313,6 +313,7 @@ static void s_answer_failed(wh_service_t *svc, const char *cause)
     char msg[256];
     s_storage_msg(msg, sizeof msg, cause);
     for (size_t i = 0; i < svc->n_reqs; i++) {
+        if (svc->reqs[i].async) continue; /* answered by its read, which no batch holds */
         svc->cur_req = svc->reqs[i].body;
         s_error_now(svc, &svc->reqs[i].peer, WH_ESTORE, "", msg);
     }
@@ -788,6 +789,7 @@ static void s_redo(wh_service_t *svc)
                 "wrote", n);
     for (size_t i = 0; i < n; i++) {
         struct wh_batch_req *r = &reqs[i];
+        if (r->async) continue; /* its read is in flight and will answer it */
         if (!r->poisoned) {
             wh_service_handle(svc, &r->peer, r->frame, r->len);
             continue;
@@ -976,6 +978,99 @@ void wh_service_handle(wh_service_t *svc, const struct wh_peer *peer, const void
     }
     s_request(svc, &p, req, frame, len);
     whistle__v1__request__free_unpacked(req, NULL);
+}
+
+/* ---- reads off the loop ---------------------------------------------------------------
+ *
+ * A heavy read (figures over a year of cases) would hold the loop for seconds: no commit, no
+ * answer, no heartbeat. It runs instead on libuv's thread pool in a read transaction of its
+ * own (the environment has MDB_NOTLS: a reader slot is not tied to a thread), beside the
+ * batch's write transaction, and is answered from the loop when it is done. Its answer
+ * belongs to no batch: it is queued as WH_OUT_FIXED, sent at the end of the turn whatever
+ * the batch does, and its request is left out of the batch's ESTORE answers and redo. */
+
+struct s_read {
+    uv_work_t work;           /* work.data: this */
+    wh_service_t *svc;
+    struct wh_peer peer;      /* a copy: routing id, request_id, identity */
+    int req;                  /* the Request's body case (Stats) */
+    wh_read_fn fn;
+    wh_read_done_fn done;
+    void *arg;
+    int rc;                   /* fn's result, or why it could not run */
+};
+
+/* On a thread of the pool: only the store's thread-safe read calls and fn. */
+static void s_read_work(uv_work_t *w)
+{
+    struct s_read *r = w->data;
+    wh_store_t *st = r->svc->store;
+    MDB_txn *txn;
+    r->rc = wh_store_read_begin(st, &txn);
+    if (r->rc) return;
+    r->rc = r->fn(r->arg, st, txn);
+    wh_store_read_end(st, txn);
+}
+
+/* Back on the loop. */
+static void s_read_after(uv_work_t *w, int status)
+{
+    struct s_read *r = w->data;
+    wh_service_t *svc = r->svc;
+    if (status == UV_ECANCELED) r->rc = WH_EINTERNAL;
+    svc->n_reads--;
+    svc->cur_req = r->req;
+    svc->read_answers = 0;
+    r->done(r->arg, svc, &r->peer, r->rc);
+    if (svc->read_answers == 0) {
+        wh_log_error("read for request %llu was not answered: answering EINTERNAL",
+                     (unsigned long long)r->peer.request_id);
+        s_error_now(svc, &r->peer, WH_EINTERNAL, "request", "the read was not answered");
+    }
+    free(r);
+}
+
+int wh_service_read_async(wh_service_t *svc, const struct wh_peer *peer, wh_read_fn work,
+                          wh_read_done_fn done, void *arg)
+{
+    if (svc->n_reads >= WH_READS_IN_FLIGHT) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "%d heavy reads (figures, bulletins) are running, the most at once: ask again "
+                 "in a moment", svc->n_reads);
+        s_error_now(svc, peer, WH_EBUSY, "request", msg);
+        if (svc->in_request) {
+            svc->step_answers++;
+            if (svc->n_reqs) svc->reqs[svc->n_reqs - 1].async = 1; /* answered, for good */
+        }
+        return WH_EBUSY;
+    }
+    struct s_read *r = calloc(1, sizeof *r);
+    if (!r) return WH_ENOMEM;
+    r->work.data = r;
+    r->svc = svc;
+    r->peer = *peer;
+    r->req = svc->cur_req;
+    r->fn = work;
+    r->done = done;
+    r->arg = arg;
+    if (uv_queue_work(&svc->loop, &r->work, s_read_work, s_read_after) != 0) {
+        free(r);
+        return WH_ENOMEM;
+    }
+    svc->n_reads++;
+    if (svc->in_request) {
+        /* answered, later and outside the batch: its request is no longer the batch's */
+        svc->step_answers++;
+        if (svc->n_reqs) svc->reqs[svc->n_reqs - 1].async = 1;
+    }
+    return 0;
+}
+
+void wh_service_answer(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
+{
+    svc->read_answers++;
+    s_reply_kind(svc, peer, reply, WH_OUT_FIXED);
 }
 
 /* ---- the own log ----------------------------------------------------------------------- */
@@ -1281,6 +1376,9 @@ void wh_service_destroy(wh_service_t **self_p)
     if (!self_p || !*self_p) return;
     wh_service_t *svc = *self_p;
     *self_p = NULL;
+    /* reads in flight finish and are answered while the sockets are still there: no late
+     * callback ever sees a freed service */
+    while (svc->n_reads > 0) uv_run(&svc->loop, UV_RUN_ONCE);
     s_commit(svc); /* a batch still open is committed and answered, never half-kept */
     for (size_t i = 0; i < svc->n_followers; i++) wh__follower_destroy(&svc->followers[i]);
     /* give the replies of that last batch a moment to leave (zmq_ctx_term waits for them) */

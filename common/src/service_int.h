@@ -94,6 +94,7 @@ struct wh_batch_req {
     size_t len;
     int body;                 /* the Request's body case (Stats: requests by type) */
     int poisoned;             /* refused after it wrote: not run again */
+    int async;                /* answered by a read off the loop: neither ESTORE nor run again */
     int code;                 /* ... its code */
     struct wh_out refusal;    /* ... and the refusal it queued (n 0: none) */
 };
@@ -169,6 +170,9 @@ struct wh_service {
     struct wh_histogram commit_time; /* durable commits, in seconds (their count: commits) */
     uint64_t published;       /* publications of log entries handed to the XPUB */
     uint64_t publish_failed;  /* ... and those zmq_send refused */
+    /* reads off the loop (wh_service_read_async) */
+    int n_reads;              /* in flight: work queued or running, done not yet run */
+    int read_answers;         /* answers given by the done callback running now */
 };
 
 /* follower.c */

@@ -1,11 +1,14 @@
 /* store.c: the LMDB environment of one service, its tables, the batch write transaction (and
  * a count of its writes, so the service knows whether an input wrote before it was refused)
  * and map growth. LMDB return codes are turned into whistle codes here and nowhere else; the
- * cause of a failed batch is kept for the service to report. */
+ * cause of a failed batch is kept for the service to report. Read transactions of other
+ * threads (wh_store_read_begin) hold a read lock that map growth needs exclusively: LMDB
+ * remaps on growth, under any reader of this process. */
 #include "whistle/store.h"
 #include "whistle/error.h"
 #include "whistle/wlog.h"
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@ struct wh_store {
     char cause[160];   /* ... as a phrase: "no space left on device" */
     size_t max_key;    /* mdb_env_get_maxkeysize */
     char dir[512];     /* the data folder, to tell a full disk from other I/O errors */
+    pthread_rwlock_t remap; /* read: a wh_store_read_begin txn is open; write: growing */
 };
 
 /* Decisions about one input (a key or value LMDB cannot take) are not storage failures. */
@@ -72,7 +76,13 @@ static int s_grow_if_needed(wh_store_t *self, int force)
     size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
     if (!force && used < info.me_mapsize / 4 * 3) return 0;
     size_t next = info.me_mapsize * 2;
+    /* never wait on the loop for a long read: grow at a later batch, when none is open */
+    if (pthread_rwlock_trywrlock(&self->remap) != 0) {
+        wh_log_warn("store: map growth to %zu MiB waits for read(s) in flight", next >> 20);
+        return force ? WH_ESTORE : 0;
+    }
     int rc = mdb_env_set_mapsize(self->env, next);
+    pthread_rwlock_unlock(&self->remap);
     if (rc != 0) {
         wh_log_error("store: cannot grow map to %zu bytes: %s", next, mdb_strerror(rc));
         return WH_ESTORE;
@@ -86,6 +96,10 @@ wh_store_t *wh_store_open(const char *dir, const char *const *tables)
     wh_store_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     snprintf(self->dir, sizeof self->dir, "%s", dir);
+    if (pthread_rwlock_init(&self->remap, NULL) != 0) {
+        free(self);
+        return NULL;
+    }
     s_add_table(self, "log");
     s_add_table(self, "heads");
     s_add_table(self, "cursors");
@@ -125,6 +139,7 @@ wh_store_t *wh_store_open(const char *dir, const char *const *tables)
     return self;
 fail:
     if (self->env) mdb_env_close(self->env);
+    pthread_rwlock_destroy(&self->remap);
     free(self);
     return NULL;
 }
@@ -135,6 +150,7 @@ void wh_store_close(wh_store_t **self_p)
     wh_store_t *self = *self_p;
     wh_store_abort(self);
     mdb_env_close(self->env);
+    pthread_rwlock_destroy(&self->remap);
     free(self);
     *self_p = NULL;
 }
@@ -162,6 +178,26 @@ MDB_txn *wh_store_txn(wh_store_t *self)
     self->batch_failed = 0;
     self->map_full = 0;
     return self->batch;
+}
+
+int wh_store_read_begin(wh_store_t *self, MDB_txn **txn)
+{
+    *txn = NULL;
+    if (pthread_rwlock_rdlock(&self->remap) != 0) return WH_ESTORE;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&self->remap);
+        *txn = NULL;
+        return s_convert(rc) == WH_ENOMEM ? WH_ENOMEM : WH_ESTORE;
+    }
+    return 0;
+}
+
+void wh_store_read_end(wh_store_t *self, MDB_txn *txn)
+{
+    if (!txn) return;
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&self->remap);
 }
 
 int wh_store_in_batch(const wh_store_t *self) { return self->batch != NULL; }

@@ -709,30 +709,81 @@ static int s_visits(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
     return rc;
 }
 
-/* Assessment figures: computed in this batch's txn from the ledger (see figures.c). */
-static int s_figures(tracking_t *self, MDB_txn *txn, const struct wh_peer *peer,
-                     const Whistle__V1__Figures *q)
-{
+/* Assessment figures: a scan of every case, so computed off the loop in a read transaction
+ * of their own (wh_service_read_async), while commits and heartbeats go on (see figures.c). */
+struct s_figures_job {
+    const struct wh_catalog *cat;
+    Whistle__V1__Figures q;    /* the request's, its strings copied (the request is freed) */
+    int64_t now_ms;
     Whistle__V1__FiguresReply fr;
+    struct wh_field_error fe;
+};
+
+static void s_figures_job_free(struct s_figures_job *j)
+{
+    if (!j) return;
+    free(j->q.period);
+    free(j->q.by);
+    free(j->q.unit);
+    free(j);
+}
+
+/* On a thread of the pool: reads only (the ledger in `rtxn`, the catalog). */
+static int s_figures_work(void *arg, wh_store_t *st, MDB_txn *rtxn)
+{
+    struct s_figures_job *j = arg;
+    return tracking_figures_compute(st, rtxn, j->cat, &j->q, j->now_ms, &j->fr, &j->fe);
+}
+
+static void s_figures_done(void *arg, wh_service_t *svc, const struct wh_peer *peer, int rc)
+{
+    struct s_figures_job *j = arg;
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    Whistle__V1__Error err = WHISTLE__V1__ERROR__INIT;
+    if (rc == 0) {
+        tracking_figures_keep(&j->fr, &peer->who, j->cat, j->q.unit);
+        reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
+        reply.figures = &j->fr;
+    } else {
+        if (wh_error_is_storage(rc) && !j->fe.message[0])
+            wh_field_error_set(&j->fe, rc, "", "figures could not be read: %s", wh_strerror(rc));
+        if (wh_error_is_storage(rc))
+            wh_log_error("figures %s: %s", j->q.period, j->fe.message);
+        err.code = rc;
+        err.field = j->fe.field;
+        err.message = j->fe.message;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_ERROR;
+        reply.error = &err;
+    }
+    wh_service_answer(svc, peer, &reply);
+    tracking_figures_free(&j->fr);
+    s_figures_job_free(j);
+}
+
+static char *s_strdup0(const char *s) { return strdup(s ? s : ""); }
+
+static int s_figures(tracking_t *self, const struct wh_peer *peer, const Whistle__V1__Figures *q)
+{
     struct wh_field_error fe;
     if (tracking_may_read_figures(&peer->who, q, &fe)) {
         wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
         return 0;
     }
-    int rc = tracking_figures_compute(wh_service_store(self->svc), txn, self->cat, q, wh_now_ms(),
-                                      &fr, &fe);
-    if (wh_error_is_storage(rc)) return rc;
-    if (rc) {
-        wh_service_error(self->svc, peer, fe.code, fe.field, fe.message, 0);
-        return 0;
+    struct s_figures_job *j = calloc(1, sizeof *j);
+    if (!j) return WH_ENOMEM;
+    whistle__v1__figures__init(&j->q);
+    j->cat = self->cat;
+    j->now_ms = wh_now_ms();
+    j->q.period = s_strdup0(q->period);
+    j->q.by = s_strdup0(q->by);
+    j->q.unit = s_strdup0(q->unit);
+    if (!j->q.period || !j->q.by || !j->q.unit) {
+        s_figures_job_free(j);
+        return WH_ENOMEM;
     }
-    tracking_figures_keep(&fr, &peer->who, self->cat, q->unit);
-    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
-    reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
-    reply.figures = &fr;
-    wh_service_reply(self->svc, peer, &reply);
-    tracking_figures_free(&fr);
-    return 0;
+    int rc = wh_service_read_async(self->svc, peer, s_figures_work, s_figures_done, j);
+    if (rc) s_figures_job_free(j);
+    return rc == WH_EBUSY ? 0 : rc;
 }
 
 /* The bulletin of a period: everything of it read in this batch's txn (see bulletin.c). */
@@ -796,7 +847,7 @@ static int s_on_request(void *arg, wh_service_t *svc, MDB_txn *txn, const struct
     case WHISTLE__V1__REQUEST__BODY_LIST_CASES: return s_list(self, txn, peer, req->list_cases);
     case WHISTLE__V1__REQUEST__BODY_LOG_VISIT: return s_log_visit(self, txn, peer, req->log_visit);
     case WHISTLE__V1__REQUEST__BODY_VISITS: return s_visits(self, txn, peer, req->visits);
-    case WHISTLE__V1__REQUEST__BODY_FIGURES: return s_figures(self, txn, peer, req->figures);
+    case WHISTLE__V1__REQUEST__BODY_FIGURES: return s_figures(self, peer, req->figures);
     case WHISTLE__V1__REQUEST__BODY_GRID_LEDGER: return s_book(self, txn, peer, req->grid_ledger);
     case WHISTLE__V1__REQUEST__BODY_BULLETIN: return s_bulletin(self, txn, peer, req->bulletin);
     default:

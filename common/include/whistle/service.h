@@ -10,7 +10,11 @@
  * Group commit: message handlers run inside the batch write transaction (wh_service_txn).
  * Replies and publications they produce are queued; once the loop has drained every readable
  * socket, a uv_check handle commits the batch durably and only then sends them. A batch that
- * fails is aborted and its queue dropped: nothing is acknowledged that was not committed. */
+ * fails is aborted and its queue dropped: nothing is acknowledged that was not committed.
+ *
+ * Heavy reads (period figures over every case) run off the loop (wh_service_read_async): on
+ * libuv's thread pool, in a read transaction of their own, answered when done, so commits,
+ * answers and heartbeats go on meanwhile. */
 #ifndef WHISTLE_SERVICE_H
 #define WHISTLE_SERVICE_H
 #include "whistle/auth.h"
@@ -150,6 +154,34 @@ void wh_service_handle(wh_service_t *self, const struct wh_peer *peer, const voi
 int wh_service_apply(wh_service_t *self, const char *upstream, const Whistle__V1__Envelope *env);
 /* Commits the open batch now and sends what it decided, as the end of a loop turn does. */
 void wh_service_commit(wh_service_t *self);
+
+/* A heavy read, run on a thread of libuv's pool in `rtxn`, a read-only transaction on what is
+ * committed (begun and ended around it by the runtime). It may only read: mdb_* calls,
+ * wh_store_dbi, the catalog; never the service, never a wh_store_* call that records a
+ * failure. Returns 0 or a code that `done` sees. */
+typedef int (*wh_read_fn)(void *arg, wh_store_t *store, MDB_txn *rtxn);
+/* Then, on the loop thread: answers `peer` exactly once with wh_service_answer (else the
+ * runtime answers EINTERNAL) and frees `arg`. `rc` is work's result, or WH_ESTORE / WH_ENOMEM
+ * when its read transaction could not begin (work did not run). */
+typedef void (*wh_read_done_fn)(void *arg, wh_service_t *svc, const struct wh_peer *peer,
+                                int rc);
+
+/* Most reads in flight at once; past it a read is answered EBUSY at once. */
+#define WH_READS_IN_FLIGHT 4
+
+/* Answers the request of `peer` later, from `work` run off the loop then `done` on it (see
+ * wh_read_fn). Called by a request handler as its answer (it then returns what this returns):
+ * the request leaves the batch: a failed or redone batch neither answers it nor runs it again,
+ * and its answer is sent whatever becomes of any batch, counted in Stats and against the
+ * peer's queue bound like every answer. 0: `done` will run (shutdown waits for reads in
+ * flight). WH_EBUSY: WH_READS_IN_FLIGHT are in flight; the request is already answered EBUSY.
+ * WH_ENOMEM: nothing is answered (returned by the handler, the batch fails). On either the
+ * caller keeps `arg`, and its handler returns 0 after WH_EBUSY. */
+int wh_service_read_async(wh_service_t *self, const struct wh_peer *peer, wh_read_fn work,
+                          wh_read_done_fn done, void *arg);
+/* From a wh_read_done_fn: sends `reply` (request_id set from `peer`) at the end of this loop
+ * turn, whatever becomes of the batch. */
+void wh_service_answer(wh_service_t *self, const struct wh_peer *peer, Whistle__V1__Reply *reply);
 
 /* Queues an Error reply naming `field`. */
 void wh_service_error(wh_service_t *self, const struct wh_peer *peer, int code,

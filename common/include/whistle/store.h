@@ -33,6 +33,14 @@ MDB_env *wh_store_env(const wh_store_t *self);
 /* The open batch transaction, beginning one if none is open. NULL on failure (the cause is
  * kept: wh_store_cause). */
 MDB_txn *wh_store_txn(wh_store_t *self);
+/* A read-only transaction on what is committed, for any thread (the environment has
+ * MDB_NOTLS): 0 and *txn, or WH_ESTORE / WH_ENOMEM. Until wh_store_read_end the map is not
+ * grown (a growth that falls due waits for a later batch), so keep it to one piece of work.
+ * Only mdb_* reads and wh_store_dbi may be used in it off the loop thread: the other
+ * wh_store_* calls keep the batch's failure state. */
+int wh_store_read_begin(wh_store_t *self, MDB_txn **txn);
+/* Ends (aborts) a transaction of wh_store_read_begin, on the thread that began it; NULL ok. */
+void wh_store_read_end(wh_store_t *self, MDB_txn *txn);
 /* 1 if a batch is open. */
 int wh_store_in_batch(const wh_store_t *self);
 /* Puts and deletes attempted through this store since it opened (wh_store_wrote counts one
