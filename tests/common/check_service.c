@@ -4,7 +4,10 @@
  * request gets an Error naming the field and the service keeps serving; an Error echoing a
  * peer's bytes is valid UTF-8; Replay past the head
  * returns nothing and the head, and before the oldest kept says it is gone and where the log
- * starts; every topic subscribed by name gets a heartbeat with its own head. Two wh_service_t ("up" and "down") on ipc:// endpoints in a
+ * starts; every topic subscribed by name gets a heartbeat with its own head; a heavy read
+ * (wh_service_read_async) holds up neither commits nor Ping, is answered after them with what
+ * it read, even across a failed batch, is bounded in number, and is waited for at shutdown.
+ * Two wh_service_t ("up" and "down") on ipc:// endpoints in a
  * mkdtemp folder, driven alternately with wh_service_run_once. */
 #include "wh_test.h"
 #include "whistle/cursor.h"
@@ -12,6 +15,8 @@
 #include "whistle/eventlog.h"
 #include "whistle/wlog.h"
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #define S_MAX_REQ 1024
 
@@ -40,10 +45,75 @@ static struct s_down s_downst;
 static wh_service_t *s_svcs[2]; /* [0] up, [1] down */
 static void *s_zctx, *s_dealer_up, *s_dealer_down, *s_sub;
 
+/* ---- a heavy read, held on a gate the test opens ---------------------------------------- */
+
+static pthread_mutex_t s_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_gate_cv = PTHREAD_COND_INITIALIZER;
+static int s_gate_open;
+static atomic_int s_reads_started;
+
+struct s_read_job {
+    uint64_t head; /* up's head as its read transaction saw it */
+    int rc;
+};
+
+/* Waits (10 s at most: a read run on the loop must fail the test, not hang it) for the gate,
+ * then reads up's committed head in its own transaction. */
+static int s_read_work(void *arg, wh_store_t *st, MDB_txn *rtxn)
+{
+    struct s_read_job *j = arg;
+    MDB_val k = {3, "up/"}, v;
+    j->rc = mdb_get(rtxn, wh_store_dbi(st, "heads"), &k, &v);
+    atomic_fetch_add(&s_reads_started, 1);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s_gate_mu);
+    while (!s_gate_open && pthread_cond_timedwait(&s_gate_cv, &s_gate_mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&s_gate_mu);
+    uint64_t head = 0;
+    if (wh_eventlog_head(st, rtxn, "up/", &head, NULL) == 0) j->head = head;
+    return 0;
+}
+
+/* Answers "head=<n>" in FiguresReply.period. */
+static void s_read_done(void *arg, wh_service_t *svc, const struct wh_peer *peer, int rc)
+{
+    struct s_read_job *j = arg;
+    char period[32];
+    snprintf(period, sizeof period, "head=%llu", (unsigned long long)j->head);
+    Whistle__V1__Reply reply = WHISTLE__V1__REPLY__INIT;
+    Whistle__V1__FiguresReply fr = WHISTLE__V1__FIGURES_REPLY__INIT;
+    if (rc == 0) {
+        fr.period = period;
+        reply.body_case = WHISTLE__V1__REPLY__BODY_FIGURES;
+        reply.figures = &fr;
+        wh_service_answer(svc, peer, &reply);
+    }
+    /* rc != 0 is left unanswered: the runtime must answer EINTERNAL */
+    free(j);
+}
+
+static void s_gate(int open)
+{
+    pthread_mutex_lock(&s_gate_mu);
+    s_gate_open = open;
+    pthread_cond_broadcast(&s_gate_cv);
+    pthread_mutex_unlock(&s_gate_mu);
+}
+
 static int s_up_on_request(void *arg, wh_service_t *svc, MDB_txn *txn,
                            const struct wh_peer *peer, const Whistle__V1__Request *req)
 {
     struct s_up *up = arg;
+    if (req->body_case == WHISTLE__V1__REQUEST__BODY_FIGURES) {
+        struct s_read_job *j = calloc(1, sizeof *j);
+        if (!j) return WH_ENOMEM;
+        int rc = wh_service_read_async(svc, peer, s_read_work, s_read_done, j);
+        if (rc) free(j);
+        return rc == WH_EBUSY ? 0 : rc;
+    }
     if (req->body_case == WHISTLE__V1__REQUEST__BODY_GET_CASE) {
         /* echoes the peer's bytes as they came: wh_service_error makes them valid UTF-8 */
         const char *id = req->get_case->case_id;
@@ -838,6 +908,142 @@ START_TEST(test_topic_heartbeats)
 }
 END_TEST
 
+static void s_send_figures(uint64_t id)
+{
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Figures f = WHISTLE__V1__FIGURES__INIT;
+    f.period = "2026";
+    req.request_id = id;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_FIGURES;
+    req.figures = &f;
+    size_t len;
+    uint8_t *buf = wh_pack(&req.base, &len);
+    ck_assert_int_eq(zmq_send(s_dealer_up, buf, len, 0), (int)len);
+    free(buf);
+}
+
+/* The next reply on up's dealer, driving up; NULL after 5 s. */
+static Whistle__V1__Reply *s_next_reply(void)
+{
+    Whistle__V1__Reply *r = NULL;
+    int64_t deadline = wh_mono_ms() + 5000;
+    while (!r && wh_mono_ms() < deadline) {
+        wh_test_drive(s_svcs, 2);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s_dealer_up, ZMQ_DONTWAIT) >= 0)
+            r = wh_reply_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+    }
+    return r;
+}
+
+/* whistle_requests_total{type="figures",outcome} from up's Stats. */
+static double s_figures_count(const char *outcome)
+{
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Stats st = WHISTLE__V1__STATS__INIT;
+    req.request_id = 9002;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_STATS;
+    req.stats = &st;
+    Whistle__V1__Reply *r = wh_test_call(s_dealer_up, s_svcs, 2, &req, 5000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_STATS);
+    double n = 0;
+    for (size_t i = 0; i < r->stats->n_metrics; i++) {
+        const Whistle__V1__Metric *m = r->stats->metrics[i];
+        if (strcmp(m->name, "whistle_requests_total") != 0) continue;
+        int type = 0, out = 0;
+        for (size_t l = 0; l < m->n_labels; l++) {
+            type |= !strcmp(m->labels[l]->name, "type") && !strcmp(m->labels[l]->value, "figures");
+            out |= !strcmp(m->labels[l]->name, "outcome") && !strcmp(m->labels[l]->value, outcome);
+        }
+        if (type && out) n += m->value;
+    }
+    whistle__v1__reply__free_unpacked(r, NULL);
+    return n;
+}
+
+/* A heavy read runs off the loop: while it is held, a batch fails and is answered, another
+ * commits and is answered, Ping answers; it is then answered with what its own read
+ * transaction saw (the head when it began), its request untouched by the failed batch. */
+START_TEST(test_read_off_loop)
+{
+    s_gate(0);
+    atomic_store(&s_reads_started, 0);
+    s_submit_all(1, 2);
+    /* the read and a request that fails its batch, sent together: most often read in one
+     * turn, so in one batch, whose failure must not answer the read */
+    s_send_figures(100);
+    /* the failed batch is answered ESTORE while the read is held; the read is not */
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__SubmitReport sr = WHISTLE__V1__SUBMIT_REPORT__INIT;
+    req.request_id = 3;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_SUBMIT_REPORT;
+    req.submit_report = &sr;
+    sr.idempotency_key = "fail-3";
+    size_t len;
+    uint8_t *buf = wh_pack(&req.base, &len);
+    ck_assert_int_eq(zmq_send(s_dealer_up, buf, len, 0), (int)len);
+    free(buf);
+    ck_assert_msg(WH_TEST_WAIT(s_svcs, 2, 5000, atomic_load(&s_reads_started) == 1),
+                  "FAIL: the read did not start");
+    Whistle__V1__Reply *r = s_next_reply();
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r->request_id == 3 && r->body_case == WHISTLE__V1__REPLY__BODY_ERROR &&
+                      r->error->code == WH_ESTORE,
+                  "FAIL: expected request 3 answered ESTORE first, got reply %llu body %d (the read "
+                  "answered by the batch, or on the loop before it)",
+                  (unsigned long long)r->request_id, r->body_case);
+    whistle__v1__reply__free_unpacked(r, NULL);
+
+    /* a commit while the read is held: answered (s_submit_all takes only its own replies) */
+    s_submit_all(4, 4);
+    ck_assert_uint_eq(s_committed_head(s_svcs[0], "up/"), 3);
+    /* and Ping answers before the read (s_ping takes the next reply, a Pong) */
+    r = s_ping(s_dealer_up);
+    ck_assert_uint_eq(r->pong->head, 3);
+    whistle__v1__reply__free_unpacked(r, NULL);
+
+    /* three more fill the bound; the next is answered EBUSY at once */
+    for (uint64_t id = 101; id <= 104; id++) s_send_figures(id);
+    r = s_next_reply();
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r->request_id == 104 && r->body_case == WHISTLE__V1__REPLY__BODY_ERROR &&
+                      r->error->code == WH_EBUSY,
+                  "FAIL: the read past the bound was not answered EBUSY (reply %llu, body %d)",
+                  (unsigned long long)r->request_id, r->body_case);
+    ck_assert_msg(strstr(r->error->message, "heavy reads"), "%s", r->error->message);
+    whistle__v1__reply__free_unpacked(r, NULL);
+
+    /* opened: each read answered once, with what its own snapshot held */
+    s_gate(1);
+    int got[5] = {0};
+    for (int i = 0; i < 4; i++) {
+        r = s_next_reply();
+        ck_assert_msg(r != NULL, "FAIL: %d of 4 reads answered", i);
+        ck_assert_int_eq(r->body_case, WHISTLE__V1__REPLY__BODY_FIGURES);
+        ck_assert(r->request_id >= 100 && r->request_id <= 103 && !got[r->request_id - 100]);
+        got[r->request_id - 100] = 1;
+        /* 100 began before entry 3 was committed; the others after */
+        ck_assert_str_eq(r->figures->period, r->request_id == 100 ? "head=2" : "head=3");
+        whistle__v1__reply__free_unpacked(r, NULL);
+    }
+    /* counted in Stats like every answer */
+    ck_assert_int_eq((int)s_figures_count("ok"), 4);
+    ck_assert_int_eq((int)s_figures_count("EBUSY"), 1);
+
+    /* a read in flight at shutdown is waited for and answered (ASan: nothing freed early) */
+    s_send_figures(105);
+    ck_assert(WH_TEST_WAIT(s_svcs, 2, 5000, atomic_load(&s_reads_started) == 5));
+    wh_service_destroy(&s_svcs[0]);
+    r = s_next_reply();
+    ck_assert_msg(r && r->request_id == 105 && r->body_case == WHISTLE__V1__REPLY__BODY_FIGURES,
+                  "FAIL: the read in flight at shutdown was not answered");
+    whistle__v1__reply__free_unpacked(r, NULL);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("service");
@@ -853,6 +1059,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_replay);
     tcase_add_test(tc, test_replay_gone);
     tcase_add_test(tc, test_topic_heartbeats);
+    tcase_add_test(tc, test_read_off_loop);
     suite_add_tcase(s, tc);
     return s;
 }
