@@ -1067,6 +1067,8 @@ int wh_service_read_async(wh_service_t *svc, const struct wh_peer *peer, wh_read
     return 0;
 }
 
+int wh_service_reads_in_flight(const wh_service_t *svc) { return svc->n_reads; }
+
 void wh_service_answer(wh_service_t *svc, const struct wh_peer *peer, Whistle__V1__Reply *reply)
 {
     svc->read_answers++;

@@ -53,13 +53,26 @@
  *   C18 g2 lead north  reviewed: the review opens at D0+6h (a DISPATCH line into REVIEW), the
  *                      lead BLOWs at D0+7h with yjgl (deadline +1 min); yjgl checks in +50 s.
  *                      Dispatched at the BLOW, timed from it.
- *   C19 g2 lead north  still in REVIEW: not dispatched, counts nowhere. */
+ *   C19 g2 lead north  still in REVIEW: not dispatched, counts nowhere.
+ *
+ * Off the loop: the same ledger served by a running tracking; libuv's thread pool is held busy
+ * by the test, so a Figures request is certainly still waiting for its read when an upstream
+ * entry is applied and committed and when Ping is answered; once the pool is let go, its
+ * answer is what a computation on the committed ledger gives. */
 #include "tracking.h"
 #include "wh_test.h"
 #include "whistle/error.h"
 #include "whistle/store.h"
+#include "whistle/clock.h"
+#include "whistle/options.h"
+#include "whistle/service.h"
+#include "whistle/wlog.h"
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <uv.h>
+#include <zmq.h>
 
 #define T0 INT64_C(1795392000000)       /* 2026-11-23 00:00Z, 2026-W48 starts */
 #define W48_TO INT64_C(1795996800000)   /* 2026-11-30 00:00Z */
@@ -739,6 +752,212 @@ START_TEST(bad_requests_name_the_field)
 }
 END_TEST
 
+/* ---- Figures off the loop ------------------------------------------------------------------ */
+
+static pthread_mutex_t s_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_pool_cv = PTHREAD_COND_INITIALIZER;
+static int s_pool_free;
+static atomic_int s_pool_held;
+
+/* Holds a thread of libuv's pool until the test lets go (60 s at most). */
+static void s_hold(uv_work_t *w)
+{
+    (void)w;
+    atomic_fetch_add(&s_pool_held, 1);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    pthread_mutex_lock(&s_pool_mu);
+    while (!s_pool_free && pthread_cond_timedwait(&s_pool_cv, &s_pool_mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&s_pool_mu);
+}
+
+static void s_held(uv_work_t *w, int status)
+{
+    (void)w;
+    (void)status;
+}
+
+static void s_pool_let_go(void)
+{
+    pthread_mutex_lock(&s_pool_mu);
+    s_pool_free = 1;
+    pthread_cond_broadcast(&s_pool_cv);
+    pthread_mutex_unlock(&s_pool_mu);
+}
+
+static Whistle__V1__Reply *s_recv(void *dealer, wh_service_t *svc)
+{
+    Whistle__V1__Reply *r = NULL;
+    int64_t deadline = wh_mono_ms() + 10000;
+    while (!r && wh_mono_ms() < deadline) {
+        wh_service_run_once(svc, 2);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, dealer, ZMQ_DONTWAIT) >= 0)
+            r = wh_reply_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+    }
+    return r;
+}
+
+static void s_send(void *dealer, Whistle__V1__Request *req)
+{
+    size_t len;
+    uint8_t *buf = wh_pack(&req->base, &len);
+    ck_assert_int_eq(zmq_send(dealer, buf, len, 0), (int)len);
+    free(buf);
+}
+
+START_TEST(figures_off_the_loop)
+{
+    wh_log_init("check_figures", WH_LOG_ERROR);
+    char data[256], api[256], ev[256], rapi[256], rev[256];
+    snprintf(data, sizeof data, "%s/tracking", s_dir);
+    snprintf(api, sizeof api, "ipc://%s/t.api", s_dir);
+    snprintf(ev, sizeof ev, "ipc://%s/t.ev", s_dir);
+    snprintf(rapi, sizeof rapi, "ipc://%s/r.api", s_dir);
+    snprintf(rev, sizeof rev, "ipc://%s/r.ev", s_dir);
+    wh_store_close(&s_st); /* tracking opens it now */
+    struct wh_options o = {0};
+    o.data_dir = data;
+    o.api = api;
+    o.events = ev;
+    o.upstream_api[WH_UP_ROUTING] = rapi;
+    o.upstream_events[WH_UP_ROUTING] = rev;
+    o.heartbeat_ms = 50;
+    tracking_t *t = tracking_new(&o, s_cat);
+    ck_assert_ptr_nonnull(t);
+    wh_service_t *svc = tracking_service(t);
+
+    /* every thread of libuv's pool held (the pool is the process's, whichever loop) */
+    ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", "4", 1), 0);
+    uv_loop_t loop;
+    uv_work_t hold[4];
+    uv_loop_init(&loop);
+    s_pool_free = 0;
+    for (int i = 0; i < 4; i++) uv_queue_work(&loop, &hold[i], s_hold, s_held);
+    int64_t deadline = wh_mono_ms() + 10000;
+    while (atomic_load(&s_pool_held) < 4 && wh_mono_ms() < deadline) uv_sleep(1);
+    ck_assert_int_eq(atomic_load(&s_pool_held), 4);
+
+    void *zctx = zmq_ctx_new();
+    void *dealer = wh_test_dealer(zctx, api);
+    Whistle__V1__Request req = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Figures fq = WHISTLE__V1__FIGURES__INIT;
+    fq.period = "2026";
+    req.request_id = 1;
+    req.body_case = WHISTLE__V1__REQUEST__BODY_FIGURES;
+    req.figures = &fq;
+    s_send(dealer, &req);
+    /* handled: its read waits for a thread (on the loop, its answer would come here) */
+    Whistle__V1__Reply *a = NULL;
+    deadline = wh_mono_ms() + 5000;
+    while (!wh_service_reads_in_flight(svc) && wh_mono_ms() < deadline) {
+        wh_service_run_once(svc, 2);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (!a && zmq_msg_recv(&m, dealer, ZMQ_DONTWAIT) >= 0)
+            a = wh_reply_unpack(zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+        if (a) break;
+    }
+    if (a) s_pool_let_go();
+    ck_assert_msg(!a, "FAIL: figures answered on the loop, before anything else could run");
+    ck_assert_int_eq(wh_service_reads_in_flight(svc), 1);
+
+    /* routing dispatches a case meanwhile: applied and committed at once */
+    Whistle__V1__Envelope env = WHISTLE__V1__ENVELOPE__INIT;
+    Whistle__V1__CaseDispatched cd = WHISTLE__V1__CASE_DISPATCHED__INIT;
+    Whistle__V1__Report r = WHISTLE__V1__REPORT__INIT;
+    char *depts[] = {"cg"};
+    r.grid = "g1";
+    r.matter = "m1";
+    r.description = "占道经营";
+    r.reporter = "resident-7";
+    cd.case_id = "C00000050";
+    cd.report = &r;
+    cd.whistle = WHISTLE__V1__WHISTLE__QUICK;
+    cd.lead_unit = "north";
+    cd.departments = depts;
+    cd.n_departments = 1;
+    cd.checkin_deadline_ms = wh_now_ms() + 60000;
+    cd.resolve_deadline_ms = wh_now_ms() + 600000;
+    env.stream = "routing/";
+    env.seq = 1;
+    env.event_id = "";
+    env.correlation_id = "C00000050";
+    env.occurred_at_ms = wh_now_ms();
+    env.payload_case = WHISTLE__V1__ENVELOPE__PAYLOAD_CASE_DISPATCHED;
+    env.case_dispatched = &cd;
+    ck_assert_int_eq(wh_service_apply(svc, "routing", &env), 1);
+    wh_service_commit(svc);
+    {
+        MDB_txn *txn;
+        Whistle__V1__Case *c = NULL;
+        wh_store_t *st = wh_service_store(svc);
+        ck_assert_int_eq(mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+        ck_assert_msg(tracking_ledger_get(st, txn, "C00000050", &c) == 0,
+                      "FAIL: the dispatched case was not committed while figures were pending");
+        whistle__v1__case__free_unpacked(c, NULL);
+        mdb_txn_abort(txn);
+    }
+
+    /* and Ping is answered before the figures */
+    Whistle__V1__Request ping = WHISTLE__V1__REQUEST__INIT;
+    Whistle__V1__Ping pb = WHISTLE__V1__PING__INIT;
+    ping.request_id = 2;
+    ping.body_case = WHISTLE__V1__REQUEST__BODY_PING;
+    ping.ping = &pb;
+    s_send(dealer, &ping);
+    a = s_recv(dealer, svc);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_msg(a->request_id == 2 && a->body_case == WHISTLE__V1__REPLY__BODY_PONG,
+                  "FAIL: reply %llu (body %d) came before the Pong",
+                  (unsigned long long)a->request_id, a->body_case);
+    ck_assert_uint_eq(a->pong->cursors[0]->seq, 1);
+    whistle__v1__reply__free_unpacked(a, NULL);
+
+    /* let the pool go: the figures are those of the committed ledger, the new case included */
+    s_pool_let_go();
+    a = s_recv(dealer, svc);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->request_id, 1);
+    ck_assert_msg(a->body_case == WHISTLE__V1__REPLY__BODY_FIGURES, "FAIL: body %d: %s",
+                  a->body_case,
+                  a->body_case == WHISTLE__V1__REPLY__BODY_ERROR ? a->error->message : "");
+    Whistle__V1__FiguresReply want;
+    struct wh_field_error fe;
+    {
+        wh_store_t *st = wh_service_store(svc);
+        MDB_txn *txn;
+        ck_assert_int_eq(mdb_txn_begin(wh_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+        ck_assert_int_eq(tracking_figures_compute(st, txn, s_cat, &fq, wh_now_ms(), &want, &fe),
+                         0);
+        mdb_txn_abort(txn);
+    }
+    size_t la, lw;
+    uint8_t *ba = wh_pack(&a->figures->base, &la), *bw = wh_pack(&want.base, &lw);
+    ck_assert_msg(la == lw && memcmp(ba, bw, la) == 0,
+                  "FAIL: the figures answered differ from those computed on the ledger");
+    uint32_t cg = 0;
+    for (size_t i = 0; i < a->figures->n_rows; i++)
+        if (strcmp(a->figures->rows[i]->key, "cg") == 0) cg = a->figures->rows[i]->dispatched;
+    ck_assert_uint_ge(cg, 5); /* C1..C4 and C50 at least */
+    free(ba);
+    free(bw);
+    tracking_figures_free(&want);
+    whistle__v1__reply__free_unpacked(a, NULL);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    zmq_close(dealer);
+    zmq_ctx_term(zctx);
+    tracking_destroy(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracking figures");
@@ -754,6 +973,7 @@ int main(void)
     tcase_add_test(tc, december_own_assignments);
     tcase_add_test(tc, december_by_assignee);
     tcase_add_test(tc, december_by_issuer);
+    tcase_add_test(tc, figures_off_the_loop);
     suite_add_tcase(s, tc);
     return wh_test_run(s);
 }

@@ -179,6 +179,8 @@ typedef void (*wh_read_done_fn)(void *arg, wh_service_t *svc, const struct wh_pe
  * caller keeps `arg`, and its handler returns 0 after WH_EBUSY. */
 int wh_service_read_async(wh_service_t *self, const struct wh_peer *peer, wh_read_fn work,
                           wh_read_done_fn done, void *arg);
+/* Reads in flight (queued or running, not yet answered). */
+int wh_service_reads_in_flight(const wh_service_t *self);
 /* From a wh_read_done_fn: sends `reply` (request_id set from `peer`) at the end of this loop
  * turn, whatever becomes of the batch. */
 void wh_service_answer(wh_service_t *self, const struct wh_peer *peer, Whistle__V1__Reply *reply);
