@@ -14,6 +14,8 @@
  * that a read right after the POST finds it. */
 #include "open311_routes.h"
 #include "open311.h"
+#include "stream.h"
+#include "whistle/eventlog.h"
 #include "whistle/catalog.h"
 #include "whistle/clock.h"
 #include "whistle/codec.h"
@@ -27,8 +29,12 @@
 
 /* The integrator a POST is submitted as with --open (no key file). */
 #define S_OPEN_INTEGRATOR "open311"
-/* How often a POST asks tracking whether it holds the new case yet. */
-#define S_POLL_MS 20
+/* A POST answers once tracking holds the new case (a read right after it finds the case): it
+ * waits for the case's first entry on notification's case/<id>/ topic (notification has it
+ * only once tracking does), asking tracking once after subscribing; this slow ask is only the
+ * backstop for an entry published before the subscription reached notification. It was a
+ * poll of tracking every 20 ms: under load several GetCase per report on tracking's loop. */
+#define S_POLL_MS 250
 
 /* A packed CaseReply kept for the answer. */
 struct s_kept {
@@ -46,6 +52,8 @@ struct s_state {
     char service_code[128];
     int64_t wait_until_ms; /* tracking is asked for the case until then */
     uv_timer_t *timer;     /* between two asks; closed (and freed) with the state */
+    gw_streams_t *waiting; /* the case/<id>/ wait is on these streams (unwaited when freed) */
+    int answered;          /* the POST is answered: a late reply or entry does nothing */
     /* GET requests */
     struct open311_query q;
     size_t next_id;                 /* with ids: the next one to ask */
@@ -65,6 +73,7 @@ static void s_state_free(void *arg)
 {
     struct s_state *s = arg;
     if (!s) return;
+    if (s->waiting) gateway_streams_unwait(s->waiting, s);
     if (s->timer) {
         uv_timer_stop(s->timer);
         uv_close((uv_handle_t *)s->timer, s_timer_closed);
@@ -419,6 +428,12 @@ static int s_identify(void *arg, const char *api_key, char *code, size_t size)
 
 static void s_submitted(struct s_state *s)
 {
+    if (s->answered) return;
+    s->answered = 1;
+    if (s->waiting) {
+        gateway_streams_unwait(s->waiting, s);
+        s->waiting = NULL;
+    }
     struct open311_buf b = {0};
     s_rendered(s->r, s->fmt,
                open311_render_submitted(&b, s->fmt, gateway__catalog(s->gw, s->r->district),
@@ -428,9 +443,18 @@ static void s_submitted(struct s_state *s)
 
 static void s_ask_tracking(struct s_state *s);
 
+/* The case's first entry reached notification: tracking holds it. */
+static void s_on_case_entry(void *arg)
+{
+    struct s_state *s = arg;
+    s->waiting = NULL; /* the wait is spent */
+    s_submitted(s);
+}
+
 static void s_on_poll_timer(uv_timer_t *t)
 {
-    s_ask_tracking(t->data);
+    struct s_state *s = t->data;
+    if (!s->answered) s_ask_tracking(s);
 }
 
 static void s_on_tracking(struct gw_req *r, int svc, const Whistle__V1__Reply *reply, int err)
@@ -438,6 +462,7 @@ static void s_on_tracking(struct gw_req *r, int svc, const Whistle__V1__Reply *r
     (void)svc;
     (void)err;
     struct s_state *s = r->state;
+    if (s->answered) return;
     int missing = reply && reply->body_case == WHISTLE__V1__REPLY__BODY_ERROR &&
                   reply->error->code == WH_ENOTFOUND;
     if (missing && wh_mono_ms() < s->wait_until_ms) {
@@ -480,6 +505,11 @@ static void s_on_submit(struct gw_req *r, int svc, const Whistle__V1__Reply *rep
     }
     snprintf(s->case_id, sizeof s->case_id, "%s", reply->submit_report->case_id);
     s->wait_until_ms = wh_mono_ms() + gateway__config(s->gw)->backend_timeout_ms;
+    /* subscribed before asking: an entry published after tracking says "not yet" is seen */
+    char topic[WH_STREAM_MAX + 1];
+    gw_streams_t *st = gateway__streams(s->gw, r->district);
+    snprintf(topic, sizeof topic, "case/%s/", s->case_id);
+    if (st && gateway_streams_wait(st, topic, s_on_case_entry, s) == 0) s->waiting = st;
     s_ask_tracking(s);
 }
 

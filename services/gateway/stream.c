@@ -38,8 +38,17 @@ struct s_sub {
     int count; /* streams of this topic */
 };
 
+/* One gateway_streams_wait. */
+struct s_waiter {
+    struct s_waiter *next;
+    char topic[WH_STREAM_MAX + 1];
+    gw_wait_fn fn;
+    void *arg;
+};
+
 struct gw_streams {
     wh_sock_t *sub; /* notification's XPUB */
+    struct s_waiter *waiters;
     uv_timer_t heartbeat;
     gw_backend_t *backend;
     struct gw_stream *all;
@@ -164,6 +173,32 @@ static void s_replay(struct gw_stream *s)
         s->again = 1; /* notification not connected: the next heartbeat asks again */
 }
 
+static void s_subscribe(gw_streams_t *self, const char *topic, int delta);
+
+/* The waits of this topic, for an entry of it: taken off the list, then called (a callback
+ * may add or remove waits). */
+static void s_wake_waiters(gw_streams_t *self, const struct wh_frames *m)
+{
+    struct s_waiter *due = NULL, **pp = &self->waiters;
+    while (*pp) {
+        struct s_waiter *w = *pp;
+        if (strlen(w->topic) == m->len[0] && memcmp(w->topic, m->data[0], m->len[0]) == 0) {
+            *pp = w->next;
+            w->next = due;
+            due = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    while (due) {
+        struct s_waiter *w = due;
+        due = w->next;
+        s_subscribe(self, w->topic, -1);
+        w->fn(w->arg);
+        free(w);
+    }
+}
+
 static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
 {
     (void)sock;
@@ -171,6 +206,8 @@ static void s_on_live(void *arg, wh_sock_t *sock, const struct wh_frames *m)
     if (m->n != 2) return;
     Whistle__V1__Envelope *env = wh_envelope_unpack(m->data[1], m->len[1]);
     if (!env) return;
+    if (self->waiters && env->payload_case != WHISTLE__V1__ENVELOPE__PAYLOAD_HEARTBEAT)
+        s_wake_waiters(self, m);
     for (struct gw_stream *s = self->all; s; s = s->next) {
         if (s->ended || strlen(s->topic) != m->len[0] || memcmp(s->topic, m->data[0], m->len[0]))
             continue;
@@ -316,6 +353,34 @@ fail:
     return NULL;
 }
 
+int gateway_streams_wait(gw_streams_t *self, const char *topic, gw_wait_fn fn, void *arg)
+{
+    struct s_waiter *w = calloc(1, sizeof *w);
+    if (!w) return WH_ENOMEM;
+    snprintf(w->topic, sizeof w->topic, "%s", topic);
+    w->fn = fn;
+    w->arg = arg;
+    w->next = self->waiters;
+    self->waiters = w;
+    s_subscribe(self, w->topic, +1);
+    return 0;
+}
+
+void gateway_streams_unwait(gw_streams_t *self, void *arg)
+{
+    struct s_waiter **pp = &self->waiters;
+    while (*pp) {
+        struct s_waiter *w = *pp;
+        if (w->arg == arg) {
+            *pp = w->next;
+            s_subscribe(self, w->topic, -1);
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
 size_t gateway_streams_count(const gw_streams_t *self)
 {
     return self->n_all;
@@ -341,6 +406,11 @@ void gateway_streams_destroy(gw_streams_t **self_p)
     *self_p = NULL;
     while (self->all)
         s_free(self->all); /* MHD has let go of them, or never will */
+    while (self->waiters) {
+        struct s_waiter *w = self->waiters;
+        self->waiters = w->next;
+        free(w);
+    }
     wh_sock_destroy(&self->sub);
     uv_timer_stop(&self->heartbeat);
     uv_close((uv_handle_t *)&self->heartbeat, s_on_close);

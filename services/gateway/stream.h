@@ -37,4 +37,13 @@ void gateway_streams_end_all(gw_streams_t *self);
 int gateway_streams_open(gw_streams_t *self, struct gw_req *r, const char *topic, uint64_t next,
                          int live_only, const Whistle__V1__ReplayReply *first);
 
+/* Calls `fn(arg)` once, when the first entry (not a heartbeat) of `topic` arrives live, then
+ * forgets it (an Open311 POST waiting for its case to reach notification: case/<id>/). The
+ * subscription is made now; what was published before it reached notification is not seen
+ * (the caller asks once after subscribing, and keeps a slow backstop). 0 or WH_ENOMEM. */
+typedef void (*gw_wait_fn)(void *arg);
+int gateway_streams_wait(gw_streams_t *self, const char *topic, gw_wait_fn fn, void *arg);
+/* Forgets every wait of `arg` (safe when there is none). */
+void gateway_streams_unwait(gw_streams_t *self, void *arg);
+
 #endif

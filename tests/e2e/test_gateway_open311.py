@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -261,6 +262,42 @@ def main():
             rid = b[0]["service_request_id"]
             st, _, tok = c.http("GET", "/tokens/%s.json" % rid)
             assert st == 200 and tok[0]["service_request_id"] == rid, (i, st, tok)
+
+        # ---- a POST whose case reaches tracking late waits for it, without asking tracking
+        # over and over (it was a GetCase every 20 ms: under load, several per report) -----
+        def get_cases():
+            req = c.pb.Request()
+            req.stats.SetInParent()
+            rep = c.call("tracking", req)
+            assert rep is not None and rep.WhichOneof("body") == "stats", rep
+            return sum(m.value for m in rep.stats.metrics if m.name == "whistle_requests_total"
+                       and ("type", "get_case") in [(lb.name, lb.value) for lb in m.labels])
+
+        import threading
+        got = {}
+        before = get_cases()
+        h = c.ping("intake").head
+        os.kill(c.procs["routing"].pid, signal.SIGSTOP)
+        try:
+            t = threading.Thread(target=lambda: got.update(
+                r=post(dict(report, description="routed late"), headers={"Idempotency-Key": "late-1"})))
+            t.start()
+            # intake has it (its head moves); tracking cannot until routing runs again
+            c.wait(lambda: c.ping("intake").head >= h + 1, what="intake to take the POST")
+            # tracking held back this long (the POST waits up to --backend-timeout-ms, 1.5 s):
+            # a poll every 20 ms asked tracking ~40 times meanwhile
+            time.sleep(0.8)
+        finally:
+            os.kill(c.procs["routing"].pid, signal.SIGCONT)
+        t.join(20)
+        st, _, b = got["r"]
+        assert st == 200, b
+        rid = b[0]["service_request_id"]
+        st, _, tok = c.http("GET", "/tokens/%s.json" % rid)
+        assert st == 200 and tok[0]["service_request_id"] == rid, (st, tok)
+        asked = get_cases() - before - 1  # the /tokens read above asks once
+        assert asked <= 10, "tracking was asked %d times for one late case" % asked
+        print("a POST routed 0.8 s late: tracking asked %d times for it" % asked)
 
         # ---- a backend that does not answer: 503 in Open311's format ----------------------
         os.kill(c.procs["tracking"].pid, signal.SIGSTOP)
