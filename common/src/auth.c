@@ -198,77 +198,127 @@ int wh_curve_client(void *zsock, const struct wh_keypair *mine, const char *serv
 
 /* ---- the allowlist ------------------------------------------------------------------------ */
 
-int wh_allowlist_load(const char *path, struct wh_allow_entry **out, size_t *n, char *err,
-                      size_t errlen)
+/* The keys read so far, to refuse one listed twice. */
+struct s_seen {
+    char **keys;
+    size_t n, cap;
+};
+
+static int s_seen_add(struct s_seen *s, const char *key)
 {
-    *out = NULL;
-    *n = 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **k = realloc(s->keys, cap * sizeof *k);
+        if (!k) return WH_ENOMEM;
+        s->keys = k;
+        s->cap = cap;
+    }
+    if (!(s->keys[s->n] = strdup(key))) return WH_ENOMEM;
+    s->n++;
+    return 0;
+}
+
+int wh_key_file_read(const char *path, wh_key_check_fn check, const char *extra,
+                     wh_key_add_fn add, void *arg, char *err, size_t errlen)
+{
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return WH_ENOTFOUND;
     }
-    struct wh_allow_entry *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    char line[512];
+    struct s_seen seen = {0};
+    char line[512], msg[160];
     int rc = 0, lineno = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
         char *save = NULL;
-        char *key = strtok_r(line, " \t\r\n", &save);
-        /* '#' is a Z85 digit: a comment is a line, or a word after the code, that starts so */
-        if (!key || key[0] == '#') continue;
-        char *kind = strtok_r(NULL, " \t\r\n", &save);
-        char *code = strtok_r(NULL, " \t\r\n", &save);
-        char *extra = strtok_r(NULL, " \t\r\n", &save);
-        struct wh_allow_entry e;
-        memset(&e, 0, sizeof e);
-        if (!s_z85_valid(key)) {
-            wh_snprintf_utf8(err, errlen, "%s:%d: '%.*s' is not a 40-character Z85 public key",
-                             path, lineno, (int)wh_utf8_prefix(key, 48), key);
+        struct wh_key_line l = {0};
+        l.key = strtok_r(line, " \t\r\n", &save);
+        if (!l.key || l.key[0] == '#') continue;
+        const char *kind = strtok_r(NULL, " \t\r\n", &save);
+        l.code = strtok_r(NULL, " \t\r\n", &save);
+        l.extra = strtok_r(NULL, " \t\r\n", &save);
+        const char *more = l.extra && l.extra[0] != '#' ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        if (l.extra && l.extra[0] == '#') l.extra = NULL;
+        int extra_bad = l.extra && (!extra || !wh_code_valid(l.extra) || (more && more[0] != '#'));
+        if (check(l.key, msg, sizeof msg)) {
+            wh_snprintf_utf8(err, errlen, "%s:%d: %s", path, lineno, msg);
             rc = WH_EFIELD;
-        } else if (!kind || !(e.who.kind = wh_kind_parse(kind))) {
-            snprintf(err, errlen,
-                     "%s:%d: kind '%s' unknown (department, township, integrator, service, "
-                     "operator)",
-                     path, lineno, kind ? kind : "");
+        } else if (!kind || !(l.kind = wh_kind_parse(kind))) {
+            wh_snprintf_utf8(err, errlen,
+                             "%s:%d: kind '%s' unknown (department, township, integrator, "
+                             "service, operator)",
+                             path, lineno, kind ? kind : "");
             rc = WH_EFIELD;
-        } else if (!code || !wh_code_valid(code) || (extra && extra[0] != '#')) {
-            snprintf(err, errlen, "%s:%d: a line is '<key> <kind> <code>', the code 1..32 of "
+        } else if (!l.code || !wh_code_valid(l.code) || extra_bad) {
+            snprintf(err, errlen, "%s:%d: a line is '<key> <kind> <code>%s%s%s', the code%s 1..32 of "
                                   "[a-z0-9-]",
-                     path, lineno);
+                     path, lineno, extra ? " [<" : "", extra ? extra : "", extra ? ">]" : "",
+                     extra ? "s" : "");
             rc = WH_EFIELD;
         } else {
-            for (size_t i = 0; i < cnt; i++)
-                if (strcmp(arr[i].key, key) == 0) {
+            for (size_t i = 0; i < seen.n && rc == 0; i++)
+                if (strcmp(seen.keys[i], l.key) == 0) {
                     snprintf(err, errlen, "%s:%d: key listed twice (first on another line)",
                              path, lineno);
                     rc = WH_EFIELD;
                 }
         }
-        if (rc) break;
-        memcpy(e.key, key, 41);
-        snprintf(e.who.code, sizeof e.who.code, "%s", code);
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct wh_allow_entry *na = realloc(arr, cap * sizeof *na);
-            if (!na) {
-                rc = WH_ENOMEM;
-                snprintf(err, errlen, "%s: out of memory", path);
-                break;
-            }
-            arr = na;
+        if (rc == 0 && (s_seen_add(&seen, l.key) || add(arg, &l))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = WH_ENOMEM;
         }
-        arr[cnt++] = e;
     }
     fclose(f);
-    if (rc) {
-        free(arr);
-        return rc;
+    for (size_t i = 0; i < seen.n; i++) free(seen.keys[i]);
+    free(seen.keys);
+    return rc;
+}
+
+static int s_allow_check(const char *key, char *msg, size_t len)
+{
+    if (s_z85_valid(key)) return 0;
+    wh_snprintf_utf8(msg, len, "'%.*s' is not a 40-character Z85 public key",
+                     (int)wh_utf8_prefix(key, 48), key);
+    return 1;
+}
+
+struct s_allow_acc {
+    struct wh_allow_entry *arr;
+    size_t n, cap;
+};
+
+static int s_allow_add(void *arg, const struct wh_key_line *l)
+{
+    struct s_allow_acc *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        struct wh_allow_entry *na = realloc(a->arr, cap * sizeof *na);
+        if (!na) return WH_ENOMEM;
+        a->arr = na;
+        a->cap = cap;
     }
-    *out = arr;
-    *n = cnt;
+    struct wh_allow_entry *e = &a->arr[a->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, l->key, WH_Z85_KEY);
+    e->who.kind = l->kind;
+    snprintf(e->who.code, sizeof e->who.code, "%s", l->code);
     return 0;
+}
+
+int wh_allowlist_load(const char *path, struct wh_allow_entry **out, size_t *n, char *err,
+                      size_t errlen)
+{
+    struct s_allow_acc a = {0};
+    int rc = wh_key_file_read(path, s_allow_check, NULL, s_allow_add, &a, err, errlen);
+    if (rc) {
+        free(a.arr);
+        a.arr = NULL;
+        a.n = 0;
+    }
+    *out = a.arr;
+    *n = a.n;
+    return rc;
 }
 
 /* ---- the ZAP handler ----------------------------------------------------------------------- */

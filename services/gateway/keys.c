@@ -16,92 +16,57 @@ struct gw_keys {
     size_t n;
 };
 
-static int s_key_valid(const char *k)
+/* A bearer key: GW_KEY_MIN..GW_KEY_MAX of [A-Za-z0-9._~+/=-]; a refusal never repeats it. */
+static int s_key_check(const char *k, char *msg, size_t len)
 {
     size_t n = strlen(k);
-    if (n < GW_KEY_MIN || n > GW_KEY_MAX) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("._~+/=-", c)))
-            return 0;
-    }
-    return 1;
+    int ok = n >= GW_KEY_MIN && n <= GW_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+             (k[i] >= '0' && k[i] <= '9') || strchr("._~+/=-", k[i]);
+    if (!ok)
+        snprintf(msg, len, "a key is %d..%d characters of [A-Za-z0-9._~+/=-]", GW_KEY_MIN,
+                 GW_KEY_MAX);
+    return !ok;
 }
 
+struct s_acc {
+    struct gw_key *arr;
+    size_t n, cap;
+};
+
+static int s_key_add(void *arg, const struct wh_key_line *l)
+{
+    struct s_acc *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        struct gw_key *na = realloc(a->arr, cap * sizeof *na);
+        if (!na) return WH_ENOMEM;
+        a->arr = na;
+        a->cap = cap;
+    }
+    struct gw_key *e = &a->arr[a->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->key, sizeof e->key, "%s", l->key);
+    e->who.kind = l->kind;
+    snprintf(e->who.code, sizeof e->who.code, "%s", l->code);
+    snprintf(e->district, sizeof e->district, "%s", l->extra ? l->extra : "");
+    return 0;
+}
+
+/* The file as auth.c reads the allowlist (wh_key_file_read), with bearer keys and a district. */
 int gateway_keys_parse(const char *path, struct gw_key **out, size_t *n, char *err, size_t errlen)
 {
-    *out = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return WH_ENOTFOUND;
-    }
-    struct gw_key *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    char line[512];
-    int rc = 0, lineno = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *save = NULL;
-        char *key = strtok_r(line, " \t\r\n", &save);
-        if (!key || key[0] == '#') continue;
-        char *kind = strtok_r(NULL, " \t\r\n", &save);
-        char *code = strtok_r(NULL, " \t\r\n", &save);
-        char *district = strtok_r(NULL, " \t\r\n", &save);
-        char *extra = district && district[0] != '#' ? strtok_r(NULL, " \t\r\n", &save) : NULL;
-        if (district && district[0] == '#') district = NULL;
-        struct gw_key e;
-        memset(&e, 0, sizeof e);
-        if (!s_key_valid(key)) {
-            snprintf(err, errlen, "%s:%d: a key is %d..%d characters of [A-Za-z0-9._~+/=-]", path,
-                     lineno, GW_KEY_MIN, GW_KEY_MAX);
-            rc = WH_EFIELD;
-        } else if (!kind || !(e.who.kind = wh_kind_parse(kind))) {
-            wh_snprintf_utf8(err, errlen,
-                             "%s:%d: kind '%s' unknown (department, township, "
-                             "integrator, service, operator)",
-                             path, lineno, kind ? kind : "");
-            rc = WH_EFIELD;
-        } else if (!code || !wh_code_valid(code) || (extra && extra[0] != '#') ||
-                   (district && !wh_code_valid(district))) {
-            snprintf(err, errlen,
-                     "%s:%d: a line is '<key> <kind> <code> [<district>]', the codes 1..32 of "
-                     "[a-z0-9-]",
-                     path, lineno);
-            rc = WH_EFIELD;
-        } else {
-            for (size_t i = 0; i < cnt; i++)
-                if (strcmp(arr[i].key, key) == 0) {
-                    snprintf(err, errlen, "%s:%d: key listed twice", path, lineno);
-                    rc = WH_EFIELD;
-                }
-        }
-        if (rc) break;
-        snprintf(e.key, sizeof e.key, "%s", key);
-        snprintf(e.who.code, sizeof e.who.code, "%s", code);
-        snprintf(e.district, sizeof e.district, "%s", district ? district : "");
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct gw_key *na = realloc(arr, cap * sizeof *na);
-            if (!na) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                rc = WH_ENOMEM;
-                break;
-            }
-            arr = na;
-        }
-        arr[cnt++] = e;
-    }
-    fclose(f);
+    struct s_acc a = {0};
+    int rc = wh_key_file_read(path, s_key_check, "district", s_key_add, &a, err, errlen);
     if (rc) {
-        free(arr);
-        return rc;
+        free(a.arr);
+        a.arr = NULL;
+        a.n = 0;
     }
-    *out = arr;
-    *n = cnt;
-    return 0;
+    *out = a.arr;
+    *n = a.n;
+    return rc;
 }
 
 static void s_on_watch(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)

@@ -64,6 +64,29 @@ int wh_keypair_generate(const char *base, struct wh_keypair *kp, char *err, size
 /* Sets `zsock` up as a CURVE client with key pair `mine` towards `server_public`. 0 or WH_EBUS. */
 int wh_curve_client(void *zsock, const struct wh_keypair *mine, const char *server_public);
 
+/* ---- key files: the allowlist here, the gateway's bearer keys ----------------------------- */
+
+/* One line of a key file: '<key> <kind> <code> [<extra>]'. A line, or a word after the code,
+ * that starts with '#' is a comment ('#' is a Z85 digit: never at the start of a word after
+ * the key). */
+struct wh_key_line {
+    const char *key;
+    enum wh_kind kind;
+    const char *code;
+    const char *extra; /* the optional 4th word (a code), or NULL */
+};
+/* 0 when `key` may be a key of this file, else a phrase of what is wrong in `msg` (that must
+ * not repeat a secret key). */
+typedef int (*wh_key_check_fn)(const char *key, char *msg, size_t len);
+/* Takes a checked line (copies what it keeps); 0 or WH_ENOMEM. */
+typedef int (*wh_key_add_fn)(void *arg, const struct wh_key_line *line);
+/* Reads the key file `path`: each line's key checked by `check`, its kind known, its code a
+ * code, no key twice, a 4th word only when `extra` names it (then a code: "district"); each
+ * line handed to `add`. 0, WH_ENOTFOUND (cannot open), WH_ENOMEM, or WH_EFIELD with `err` =
+ * "FILE:LINE: what is wrong". */
+int wh_key_file_read(const char *path, wh_key_check_fn check, const char *extra,
+                     wh_key_add_fn add, void *arg, char *err, size_t errlen);
+
 /* ---- the allowlist ---------------------------------------------------------------------- */
 
 struct wh_allow_entry {
