@@ -30,6 +30,7 @@ struct wh_store {
     int cause_rc;      /* LMDB or errno code of the last storage failure, 0 none */
     char cause[160];   /* ... as a phrase: "no space left on device" */
     size_t max_key;    /* mdb_env_get_maxkeysize */
+    size_t growth_waits; /* the map size a growth waits for reads to reach (said once), or 0 */
     char dir[512];     /* the data folder, to tell a full disk from other I/O errors */
     pthread_rwlock_t remap; /* read: a wh_store_read_begin txn is open; write: growing */
 };
@@ -78,9 +79,13 @@ static int s_grow_if_needed(wh_store_t *self, int force)
     size_t next = info.me_mapsize * 2;
     /* never wait on the loop for a long read: grow at a later batch, when none is open */
     if (pthread_rwlock_trywrlock(&self->remap) != 0) {
-        wh_log_warn("store: map growth to %zu MiB waits for read(s) in flight", next >> 20);
+        /* said once per size: every batch of a long read would say it again */
+        if (self->growth_waits != next)
+            wh_log_warn("store: map growth to %zu MiB waits for read(s) in flight", next >> 20);
+        self->growth_waits = next;
         return force ? WH_ESTORE : 0;
     }
+    self->growth_waits = 0;
     int rc = mdb_env_set_mapsize(self->env, next);
     pthread_rwlock_unlock(&self->remap);
     if (rc != 0) {
