@@ -14,14 +14,27 @@ build=${WHISTLE_BUILD:-$top/build}
 catalog=${WHISTLE_CATALOG:-$top/deploy/catalog/default.json}
 services=(intake routing tracking notification)
 
+# SIGTERM to each (a service commits and answers its batch in hand), then waits until each
+# has exited, so a start right after finds the ports free (SIGKILL after 30 s: nothing
+# acknowledged is lost to it either)
 stop() {
+  local s pid pids=()
   for s in gateway "${services[@]}"; do
     pidf="$home/run/$s.pid"
     if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
       kill -TERM "$(cat "$pidf")"
-      echo "stopped whistle-$s (pid $(cat "$pidf"))"
+      pids+=("$s:$(cat "$pidf")")
     fi
     rm -f "$pidf"
+  done
+  for s in "${pids[@]}"; do
+    pid=${s#*:}
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "whistle-${s%%:*} (pid $pid) did not stop within 30 s of SIGTERM: killed" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    echo "stopped whistle-${s%%:*} (pid $pid)"
   done
 }
 
